@@ -1,0 +1,113 @@
+"""Seeds grouped by configuration: selection by factor values, per-config summaries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SpecError
+from .plan import Plan
+from .stats import Summary, summarize
+from .store import CellRecord
+
+
+class Ambiguous(SpecError):
+    pass
+
+
+@dataclass
+class Selection:
+    """The seeds of one configuration for one metric entry."""
+
+    config: dict | None  # None when the tier has no such configuration
+    values: np.ndarray  # one per finished seed
+    failed: int = 0  # seeds of this config stored as failed
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+
+class Results:
+    """Main-stage records of a plan, addressable by ``where`` (factor values)."""
+
+    def __init__(self, plan: Plan, records: list[CellRecord]):
+        self.plan = plan
+        self.records = records
+        self.configs = plan.configs()
+
+    def config_for(self, where: dict, source: str) -> dict | None:
+        matches = [c for c in self.configs if all(c.get(k) == v for k, v in where.items())]
+        if not matches:
+            return None
+        if len(matches) > 1:
+            free = sorted({k for k in self.plan.factors if k not in where
+                           and len({str(c[k]) for c in matches}) > 1})
+            raise Ambiguous(source, "where", f"{where} matches {len(matches)} configurations "
+                            f"at tier {self.plan.tier!r}; also give {free}")
+        return matches[0]
+
+    def _records(self, config: dict) -> list[CellRecord]:
+        return [r for r in self.records if all(r.params.get(k) == v for k, v in config.items())]
+
+    def select(self, where: dict, metric: str, index: int | None, source: str) -> Selection:
+        config = self.config_for(where, source)
+        if config is None:
+            return Selection(None, np.array([]))
+        records = self._records(config)
+        values = [entry(r.metrics.get(metric), index) for r in records if r.status == "done"]
+        values = [v for v in values if v is not None]
+        failed = sum(r.status == "failed" for r in records)
+        return Selection(config, np.array(values, dtype=float), failed)
+
+    def param(self, where: dict, name: str, source: str) -> object | None:
+        """A parameter shared by the config's cells (e.g. the tuned learning rate)."""
+        config = self.config_for(where, source)
+        if config is None:
+            return None
+        values = {repr(r.params.get(name)): r.params.get(name) for r in self._records(config)}
+        if len(values) != 1:
+            return None
+        return next(iter(values.values()))
+
+    def summaries(self) -> list[tuple[dict, str, Summary]]:
+        """(config, metric label, summary) for every scalar and vector entry, grid order."""
+        out = []
+        for config in self.configs:
+            records = [r for r in self._records(config) if r.status == "done"]
+            if not records:
+                continue
+            for name, spec in self.plan.suite.spec.metrics.items():
+                if spec.kind == "curve":
+                    continue
+                first = records[0].metrics.get(name)
+                if first is None:
+                    continue
+                indices = [None] if spec.kind == "scalar" else range(len(first))
+                for i in indices:
+                    values = [entry(r.metrics.get(name), i) for r in records]
+                    values = [v for v in values if v is not None]
+                    label = name if i is None else f"{name}[{i}]"
+                    out.append((config, label, summarize(values)))
+        return out
+
+
+def entry(value: object, index: int | None) -> float | None:
+    """A scalar, one entry of a vector, or the last point of a curve."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        if index is None:
+            return float(value[-1]) if value else None
+        return float(value[index]) if index < len(value) else None
+    return None if index is not None else float(value)
+
+
+def is_constant(values: np.ndarray) -> bool:
+    return len(values) >= 2 and bool(np.all(values == values[0]))
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

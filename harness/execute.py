@@ -1,0 +1,66 @@
+"""Run one cell (or a batch of cells) of a task: seeded, timed, failures kept."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from .determinism import fingerprint, seed_everything
+from .plan import Cell
+from .store import CellRecord
+from .suite import Suite
+from .task_api import Diverged, RunContext
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _invalid_metrics(metrics: object) -> str | None:
+    """Why the task's return value is not a metrics dict, or None if it is one."""
+    if not isinstance(metrics, dict) or not metrics:
+        return f"task returned {type(metrics).__name__}, expected a non-empty dict of metrics"
+    for name, value in metrics.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                return f"metric {name!r} is {type(v).__name__}, expected float or list of floats"
+            if not math.isfinite(v):
+                return f"metric {name!r} is not finite ({v})"
+    return None
+
+
+def execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path | None,
+                 progress: Callable[[float], None] = lambda f: None) -> CellRecord:
+    """Run ``cell`` in this process. Exceptions from the task become a failed record;
+    KeyboardInterrupt and SystemExit pass through so the user can stop a run."""
+    seed_everything(cell.seed)
+    ctx = RunContext(seed=cell.seed, device=device, data_dir=data_dir, stage=cell.stage,
+                     progress=progress)
+    start = time.perf_counter()
+    metrics: dict = {}
+    error = None
+    try:
+        result = suite.task(dict(cell.params), ctx)
+        error = _invalid_metrics(result)
+        if error is None:
+            metrics = {k: (list(map(float, v)) if isinstance(v, (list, tuple)) else float(v))
+                       for k, v in result.items()}
+    except Diverged as err:
+        error = f"diverged: {err}"
+    except Exception as err:  # a failing cell must not stop the suite
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        error = (f"{type(err).__name__}: {err} "
+                 f"(at {Path(frame.filename).name}:{frame.lineno})")
+    wall = time.perf_counter() - start
+    return CellRecord(
+        id=cell.id, suite=cell.suite, stage=cell.stage, params=cell.params,
+        status="failed" if error else "done", error=error, wall_s=wall, finished_at=_now(),
+        fingerprint=fingerprint(device), metrics=metrics if not error else {},
+    )

@@ -1,0 +1,120 @@
+"""From a suite and a tier to the cells to run: overrides, grid expansion, stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+
+from .errors import SpecError
+from .specs import TuningSpec
+from .suite import Suite
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid with one seed (or one tuning trial)."""
+
+    id: str
+    suite: str
+    stage: str  # "main" or "tune"
+    params: dict = field(hash=False, compare=False)
+
+    @property
+    def seed(self) -> int:
+        return int(self.params["seed"])
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: Suite
+    tier: str
+    factors: dict[str, list]
+    params: dict
+    seeds: list[int]
+    tuning: TuningSpec | None
+
+    def configs(self) -> list[dict]:
+        """Every combination of factor values, in the order the suite lists them."""
+        names = list(self.factors)
+        return [dict(zip(names, values, strict=True))
+                for values in itertools.product(*(self.factors[n] for n in names))]
+
+    def tuning_groups(self) -> list[dict]:
+        if not self.tuning:
+            return []
+        per = self.tuning.per
+        seen: list[dict] = []
+        for config in self.configs():
+            group = {k: config[k] for k in per}
+            if group not in seen:
+                seen.append(group)
+        return seen
+
+    def tuning_config(self, group: dict) -> dict:
+        """The config a group is tuned on: its first config in grid order."""
+        return next(c for c in self.configs() if all(c[k] == v for k, v in group.items()))
+
+    def trial_cell(self, config: dict, value: float) -> Cell:
+        """One tuning trial: the config, the trial overrides, the suggested value."""
+        assert self.tuning is not None
+        params = {**self.params, **config, **self.tuning.params, self.tuning.param: value,
+                  "seed": self.tuning.seed}
+        return make_cell(self.suite, "tune", params)
+
+    def main_cells(self, tuned: dict[str, dict] | None = None) -> list[Cell]:
+        """Cells of the main grid. ``tuned`` maps a tuning group key to the chosen values;
+        configs of a group with no tuned value yet (tuning incomplete) are left out."""
+        cells = []
+        for config in self.configs():
+            extra: dict = {}
+            if self.tuning:
+                extra = (tuned or {}).get(group_key({k: config[k] for k in self.tuning.per}))
+                if extra is None:
+                    continue
+            for seed in self.seeds:
+                params = {**self.params, **config, **extra, "seed": seed}
+                cells.append(make_cell(self.suite, "main", params))
+        return cells
+
+    def cell_count(self) -> tuple[int, int]:
+        """(main cells, tuning trials) of this tier."""
+        main = len(self.configs()) * len(self.seeds)
+        trials = len(self.tuning_groups()) * self.tuning.trials if self.tuning else 0
+        return main, trials
+
+
+def group_key(group: dict) -> str:
+    return json.dumps(group, sort_keys=True)
+
+
+def cell_id(suite: Suite, stage: str, params: dict) -> str:
+    """Stable hash of what determines a cell's result (the tier is not part of it)."""
+    payload = json.dumps({"suite": suite.name, "task_version": suite.task_version,
+                          "stage": stage, "params": params}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def make_cell(suite: Suite, stage: str, params: dict) -> Cell:
+    return Cell(cell_id(suite, stage, params), suite.name, stage, params)
+
+
+def resolve(suite: Suite, tier: str | None = None) -> Plan:
+    spec = suite.spec
+    tier = tier or spec.default_tier
+    if tier not in spec.tiers:
+        raise SpecError(suite.folder / "suite.toml", "tiers",
+                        f"no tier {tier!r}; this suite has {sorted(spec.tiers)}")
+    t = spec.tiers[tier]
+    factors = {**spec.factors, **t.factors}
+    params = {**spec.params, **t.params}
+    seeds_spec = t.seeds if t.seeds is not None else spec.seeds
+    seeds = list(range(seeds_spec)) if isinstance(seeds_spec, int) else list(seeds_spec)
+    tuning = spec.tuning
+    if tuning and t.tuning:
+        update = {"params": {**tuning.params, **t.tuning.params}}
+        if t.tuning.trials is not None:
+            update["trials"] = t.tuning.trials
+        tuning = tuning.model_copy(update=update)
+    return Plan(suite, tier, factors, params, seeds, tuning)

@@ -1,0 +1,53 @@
+"""One figure per write-up table: reported beside reproduced, with 95 % CIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .judge import TableResult  # noqa: E402
+
+
+def plot_table(result: TableResult, path: Path) -> bool:
+    """Grouped bars per metric column; returns False when there is nothing to draw."""
+    spec = result.spec
+    columns = [c for c in spec.columns if c.metric]
+    if not columns:
+        return False
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns) + 1.5, 3.4),
+                             squeeze=False)
+    x = np.arange(len(spec.row))
+    for ax, col in zip(axes[0], columns, strict=True):
+        reported, reproduced, err = [], [], [[], []]
+        for r in range(len(spec.row)):
+            cell = result.cells[(r, col.key)]
+            reported.append(cell.reported.mean if cell.reported else np.nan)
+            s = cell.reproduced
+            mean = s.mean if s and s.n else np.nan
+            reproduced.append(mean)
+            low = s.ci_low if s and s.n >= 2 else mean
+            high = s.ci_high if s and s.n >= 2 else mean
+            err[0].append(max(mean - low, 0) if np.isfinite(low) else 0)
+            err[1].append(max(high - mean, 0) if np.isfinite(high) else 0)
+        width = 0.38
+        if not np.all(np.isnan(reported)):
+            ax.bar(x - width / 2, reported, width, label="reported", color="#bbbbbb",
+                   edgecolor="#555555", hatch="//")
+        ax.bar(x + width / 2, reproduced, width, yerr=err, capsize=3, label="reproduced",
+               color="#3b75af")
+        ax.set_xticks(x, [r.label for r in spec.row])
+        ax.set_xlabel(spec.row_header)
+        ax.set_title(col.label, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="best")
+    fig.suptitle(f"{spec.title}: reported vs reproduced (95 % CI)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return True

@@ -1,0 +1,103 @@
+"""Render report models: Markdown and self-contained, autoescaped HTML (Jinja), plus a
+terminal summary (tabulate)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+from pathlib import Path
+
+import jinja2
+from tabulate import tabulate
+
+from .plots import plot_table
+from .report import MARKS, VERDICT_ORDER, ReportModel
+from .suite import REPO_ROOT
+
+TEMPLATES = REPO_ROOT / "reports" / "templates"
+
+
+def md_escape(text: object) -> str:
+    """Make text inert in Markdown: no raw HTML, no table breaks."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+def md_table(headers: list[str], rows: list[list[str]]) -> str:
+    return tabulate([[md_escape(c) for c in r] for r in rows],
+                    headers=[md_escape(h) for h in headers], tablefmt="github",
+                    disable_numparse=True)
+
+
+def _env(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=autoescape,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["md"] = md_escape
+    env.globals.update(table=md_table, marks=MARKS)
+    return env
+
+
+def _rows(model: ReportModel) -> tuple[list[list[str]], list[list[str]]]:
+    tuning = [[t["group"], t["param"], t["best"], t["objective"], t["trials"]]
+              for t in model.tuning]
+    failed = [[f["id"], f["stage"], f["params"], f["error"] or ""] for f in model.failed]
+    return tuning, failed
+
+
+def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
+    """Write <suite>.md, <suite>.html and the plots under <suite>/; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_dir = out_dir / model.suite
+    plots: dict[str, str] = {}
+    images: dict[str, str] = {}
+    for table in model.tables:
+        if not table.plot:
+            continue
+        path = plot_dir / f"{table.id}.png"
+        if plot_table(table.result, path):
+            plots[table.id] = f"{model.suite}/{table.id}.png"
+            images[table.id] = "data:image/png;base64," + base64.b64encode(
+                path.read_bytes()).decode()
+    model = replace(model, plots=plots)
+    tuning_rows, failed_rows = _rows(model)
+    context = {"m": _View(model, tuning_rows=tuning_rows, failed_rows=failed_rows,
+                          images=images)}
+    md = _env(autoescape=False).get_template("suite.md.j2").render(context)
+    html = _env(autoescape=True).get_template("suite.html.j2").render(context)
+    md_path, html_path = out_dir / f"{model.suite}.md", out_dir / f"{model.suite}.html"
+    md_path.write_text(md, encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
+    return {"md": md_path, "html": html_path, **{k: out_dir / v for k, v in plots.items()}}
+
+
+def write_index(models: list[ReportModel], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = _env(autoescape=True).get_template("index.html.j2").render(
+        models=models, verdicts=VERDICT_ORDER)
+    path = out_dir / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def terminal_summary(model: ReportModel) -> str:
+    lines = [f"{model.suite} (tier {model.tier}): "
+             + ", ".join(f"{n} {k}" for k, n in model.counts.items() if n)]
+    for table in model.tables:
+        lines += ["", table.title, tabulate(table.rows, headers=table.headers,
+                                            disable_numparse=True)]
+    if model.flags:
+        lines += ["", "Flagged:"]
+        lines += [f"  {MARKS[v.verdict]} {v.id}: {v.reason}" for v in model.flags]
+    return "\n".join(lines)
+
+
+class _View:
+    """The report model with the extra fields the templates read."""
+
+    def __init__(self, model: ReportModel, **extra):
+        self._model = model
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)

@@ -1,0 +1,177 @@
+"""Assemble what a report shows from a run: tables, verdicts, tuning, provenance.
+
+The model is plain data, rendered by ``render.py``. Nothing here depends on time,
+so the same store gives byte-identical reports (a resumed run equals a fresh one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .aggregate import Results
+from .judge import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NOT_RUN,
+    NOT_TESTABLE,
+    SUPPORTED,
+    Judge,
+    TableCell,
+    TableResult,
+    Verdict,
+)
+from .runner import RunResult
+
+VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE, NOT_RUN]
+MARKS = {SUPPORTED: "✅", CONTRADICTED: "❌", INCONCLUSIVE: "❔", NOT_TESTABLE: "➖",
+         NOT_RUN: "⏭"}
+
+
+@dataclass
+class RenderedTable:
+    id: str
+    title: str
+    note: str
+    headers: list[str]
+    rows: list[list[str]]
+    plot: bool
+    result: TableResult = field(repr=False)
+
+
+@dataclass
+class ReportModel:
+    suite: str
+    title: str
+    writeup: str
+    tier: str
+    tier_description: str
+    command: str
+    choices: dict
+    provenance: dict
+    tuning: list[dict]
+    tables: list[RenderedTable]
+    claims: list[Verdict]
+    table_verdicts: list[Verdict]
+    counts: dict[str, int]
+    flags: list[Verdict]
+    failed: list[dict]
+    missing: int
+    plots: dict[str, str] = field(default_factory=dict)  # table id -> PNG file name
+
+
+def reproduced_text(s, spec: str) -> str:
+    if s is None or s.n == 0:
+        return "not run"
+    if s.n < 2:
+        return f"{format(s.mean, spec)} (n=1)"
+    if s.sd == 0:
+        return f"{format(s.mean, spec)} (all {s.n} seeds)"
+    return (f"{format(s.mean, spec)} ± {format(s.sd, spec)} "
+            f"[{format(s.ci_low, spec)}, {format(s.ci_high, spec)}]")
+
+
+def param_text(value: object, spec: str) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def render_table(result: TableResult) -> RenderedTable:
+    spec = result.spec
+    headers = [spec.row_header]
+    has_reported = {c.key: any(c.key in r.reported for r in spec.row) for c in spec.columns}
+    for col in spec.columns:
+        if has_reported[col.key]:
+            headers += [f"{col.label} (reported)", f"{col.label} (reproduced)"]
+        else:
+            headers.append(f"{col.label} (reproduced)")
+        if col.margin is not None and has_reported[col.key]:
+            headers.append("verdict")
+    rows = []
+    for r, row in enumerate(spec.row):
+        line = [row.label]
+        for col in spec.columns:
+            cell: TableCell = result.cells[(r, col.key)]
+            if has_reported[col.key]:
+                line.append(cell.reported_text or "—")
+            if col.param:
+                line.append(param_text(cell.param_value, col.format))
+            else:
+                text = reproduced_text(cell.reproduced, col.format)
+                if cell.failed:
+                    text += f" ({cell.failed} failed)"
+                line.append(text)
+            if col.margin is not None and has_reported[col.key]:
+                v = cell.verdict
+                line.append(f"{MARKS[v.verdict]} {v.verdict}" if v else "—")
+        rows.append(line)
+    return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result)
+
+
+def digest(records) -> str:
+    """A hash of every result behind the report: two reports with the same digest
+    were built from the same numbers."""
+    payload = [(r.id, r.status, r.metrics) for r in sorted(records, key=lambda r: r.id)]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build(run: RunResult, command: str) -> ReportModel:
+    plan = run.plan
+    suite = plan.suite
+    results = Results(plan, run.records)
+    judge = Judge(suite.claims, results, str(suite.folder / "claims.toml"))
+    table_results = judge.tables()
+    claims = judge.claims_verdicts()
+    table_verdicts = [c.verdict for t in table_results for c in t.cells.values() if c.verdict]
+    counts = Counter(v.verdict for v in claims)
+    all_records = run.records + [t for tr in run.tuning for t in tr.trials]
+    fingerprints = sorted({json.dumps({k: v for k, v in r.fingerprint.items()
+                                       if k != "git_commit"}, sort_keys=True)
+                           for r in all_records})
+    commits = sorted({r.fingerprint.get("git_commit", "unknown") for r in all_records})
+    main_count, trial_count = plan.cell_count()
+    provenance = {
+        "cells": f"{sum(r.status == 'done' for r in run.records)} done, "
+                 f"{sum(r.status == 'failed' for r in run.records)} failed, "
+                 f"{len(run.missing)} missing of {main_count} main cells; "
+                 f"{sum(len(t.trials) for t in run.tuning)} of {trial_count} tuning trials",
+        "results_digest": digest(all_records),
+        "git_commits": ", ".join(commits) or "none",
+        "environments": [json.loads(f) for f in fingerprints],
+        "seeds": ", ".join(map(str, plan.seeds)),
+    }
+    tuning = []
+    for t in run.tuning:
+        done = [r for r in t.trials if r.status == "done"]
+        tuning.append({
+            "group": ", ".join(f"{k}={v}" for k, v in t.group.items()),
+            "param": t.param,
+            "best": "n/a" if t.best_value is None else f"{t.best_value:.5g}",
+            "objective": "n/a" if t.best_objective is None else f"{t.best_objective:.4g}",
+            "trials": f"{len(done)} done, {len(t.trials) - len(done)} failed"
+                      + (f", {t.missing} missing" if t.missing else ""),
+        })
+    failed = [{"id": r.id, "params": ", ".join(f"{k}={r.params[k]}"
+                                                 for k in [*plan.factors, "seed"]),
+               "stage": r.stage, "error": r.error}
+              for r in all_records if r.status == "failed"]
+    flags = [v for v in claims if v.flagged] + [v for v in table_verdicts if v.flagged]
+    return ReportModel(
+        suite=suite.name, title=suite.spec.title, writeup=suite.spec.writeup, tier=plan.tier,
+        tier_description=suite.spec.tiers[plan.tier].description, command=command,
+        choices=dict(suite.spec.choices), provenance=provenance, tuning=tuning,
+        tables=[render_table(t) for t in table_results], claims=claims,
+        table_verdicts=table_verdicts,
+        counts={k: counts.get(k, 0) for k in VERDICT_ORDER}, flags=flags, failed=failed,
+        missing=len(run.missing),
+    )
+
+
+def finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None

@@ -1,0 +1,208 @@
+"""Drive a plan: tuning stage, then the main grid; resume from the store.
+
+The driver is the only writer of the store. Tuning trials are cells of stage
+``tune``: Optuna's sampler is seeded and its ask/tell sequence is replayed from the
+store on resume, so a rerun suggests the same values and trains nothing twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import torch
+from tqdm import tqdm
+
+from .errors import SparsebenchError
+from .execute import execute_cell
+from .plan import Cell, Plan, group_key
+from .store import CellRecord, Store
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class TuningResult:
+    group: dict
+    param: str
+    best_value: float | None
+    best_objective: float | None
+    trials: list[CellRecord] = field(default_factory=list)
+    missing: int = 0  # trials not in the store (report-only mode)
+
+
+@dataclass
+class RunResult:
+    plan: Plan
+    tuning: list[TuningResult]
+    cells: list[Cell]
+    records: list[CellRecord]  # main-stage records present in the store, in grid order
+    executed: int = 0  # cells and trials trained by this call (not read from the store)
+
+    @property
+    def read_back(self) -> int:
+        return len(self.records) + sum(len(t.trials) for t in self.tuning) - self.executed
+
+    @property
+    def missing(self) -> list[Cell]:
+        have = {r.id for r in self.records}
+        return [c for c in self.cells if c.id not in have]
+
+
+class Progress:
+    """One tqdm bar per stage; fractional updates while a cell trains."""
+
+    def __init__(self, label: str, total: int, enabled: bool):
+        self.bar = tqdm(total=total, desc=label, unit="cell", disable=not enabled,
+                        dynamic_ncols=True, file=sys.stderr,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} "
+                                   "[{elapsed}<{remaining}] {postfix}")
+        self.done = 0
+
+    def fraction(self, f: float) -> None:
+        self.bar.n = self.done + min(max(f, 0.0), 1.0)
+        self.bar.refresh()
+
+    def finished(self, note: str = "") -> None:
+        self.done += 1
+        self.bar.n = self.done
+        if note:
+            self.bar.set_postfix_str(note, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@contextmanager
+def store_lock(store_path: Path) -> Iterator[None]:
+    """Refuse a second writer on the same store rather than interleave two runs."""
+    lock_path = Path(str(store_path) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SparsebenchError(
+                f"{store_path} is in use by {holder}; wait for it to finish or use --store "
+                "to write elsewhere") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Runner:
+    def __init__(self, store: Store, device: torch.device, data_dir: Path | None,
+                 execute: bool = True, progress: bool = True, retry_failed: bool = False):
+        self.store = store
+        self.device = device
+        self.data_dir = data_dir
+        self.execute = execute
+        self.progress = progress
+        self.retry_failed = retry_failed
+        self.executed = 0
+
+    # ----------------------------------------------------------- one cell
+
+    def _obtain(self, cell: Cell, bar: Progress | None) -> CellRecord | None:
+        record = self.store.get(cell.id)
+        if record is not None and not (self.retry_failed and record.status == "failed"):
+            return record
+        if not self.execute:
+            return None
+        record = execute_cell(self._suite, cell, self.device, self.data_dir,
+                              progress=bar.fraction if bar else (lambda f: None))
+        self.store.put(record)
+        self.executed += 1
+        return record
+
+    # ----------------------------------------------------------- stages
+
+    def tune(self, plan: Plan) -> list[TuningResult]:
+        tuning = plan.tuning
+        if tuning is None:
+            return []
+        self._suite = plan.suite
+        results = []
+        groups = plan.tuning_groups()
+        bar = Progress(f"{plan.suite.name} tuning", len(groups) * tuning.trials,
+                       self.progress and self.execute)
+        distribution = optuna.distributions.FloatDistribution(tuning.low, tuning.high,
+                                                              log=tuning.log)
+        try:
+            for group in groups:
+                config = plan.tuning_config(group)
+                study = optuna.create_study(
+                    direction=tuning.direction,
+                    sampler=optuna.samplers.TPESampler(seed=tuning.seed))
+                result = TuningResult(group, tuning.param, None, None)
+                for _ in range(tuning.trials):
+                    trial = study.ask({tuning.param: distribution})
+                    cell = plan.trial_cell(config, trial.params[tuning.param])
+                    record = self._obtain(cell, bar)
+                    if record is None:
+                        result.missing += 1
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                        continue
+                    result.trials.append(record)
+                    value = record.metrics.get(tuning.objective)
+                    if record.status == "done" and value is not None and math.isfinite(value):
+                        study.tell(trial, value)
+                    else:
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    bar.finished(f"{_label(group)} trial {len(result.trials)}")
+                completed = [t for t in study.trials
+                             if t.state == optuna.trial.TrialState.COMPLETE]
+                if completed:
+                    result.best_value = study.best_trial.params[tuning.param]
+                    result.best_objective = study.best_value
+                results.append(result)
+        finally:
+            bar.close()
+        return results
+
+    def run(self, plan: Plan) -> RunResult:
+        self.executed = 0
+        tuning = self.tune(plan)
+        tuned: dict[str, dict] = {}
+        for result in tuning:
+            if result.best_value is None:
+                if self.execute and not result.missing:
+                    raise SparsebenchError(
+                        f"{plan.suite.name}: every tuning trial failed for {_label(result.group)}"
+                        f"; see the errors with: sparsebench report --suite {plan.suite.name}")
+                continue
+            tuned[group_key(result.group)] = {result.param: result.best_value}
+        self._suite = plan.suite
+        cells = plan.main_cells(tuned)
+        records = []
+        bar = Progress(f"{plan.suite.name} cells", len(cells), self.progress and self.execute)
+        try:
+            for cell in cells:
+                record = self._obtain(cell, bar)
+                if record is not None:
+                    records.append(record)
+                    bar.finished(f"{_label(cell.params, plan)} "
+                                 f"{'failed' if record.status == 'failed' else 'ok'}")
+        finally:
+            bar.close()
+        return RunResult(plan, tuning, cells, records, self.executed)
+
+
+def _label(params: dict, plan: Plan | None = None) -> str:
+    keys = list(plan.factors) + ["seed"] if plan else list(params)
+    return " ".join(f"{k}={params[k]}" for k in keys if k in params)

@@ -1,0 +1,192 @@
+"""Schemas of the two files a suite is made of, validated with pydantic.
+
+``suite.toml`` says how to run the experiment (task, factors, parameters, seeds,
+tiers, tuning); ``claims.toml`` says what the write-up reports (its tables as data
+and its claims as checkable statements). Cross-file checks live in ``suite.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Scalar = bool | int | float | str
+Where = dict[str, Scalar]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- suite.toml
+
+
+class MetricSpec(Strict):
+    description: str = ""
+    unit: str = ""
+    kind: Literal["scalar", "vector", "curve"] = "scalar"
+    labels: list[str] | None = None  # names of a vector's entries, e.g. layers
+
+
+class TuningSpec(Strict):
+    """An Optuna search for one parameter, run separately for each value of ``per``."""
+
+    param: Name
+    per: list[Name] = []
+    low: float
+    high: float
+    log: bool = False
+    trials: Annotated[int, Field(ge=1, le=10_000)]
+    objective: Name
+    direction: Literal["maximize", "minimize"]
+    seed: int = 0
+    params: dict[Name, Scalar] = {}  # overrides for the trial runs (e.g. a validation holdout)
+
+    @field_validator("high")
+    @classmethod
+    def _range(cls, high: float, info) -> float:
+        low = info.data.get("low")
+        if low is not None and not high > low:
+            raise ValueError(f"must be greater than low ({low})")
+        if info.data.get("log") and low is not None and low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return high
+
+
+class TuningOverride(Strict):
+    trials: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    params: dict[Name, Scalar] = {}
+
+
+Seeds = Annotated[int, Field(ge=1, le=10_000)] | Annotated[list[int], Field(min_length=1)]
+
+
+class TierSpec(Strict):
+    description: str = ""
+    seeds: Seeds | None = None
+    params: dict[Name, Scalar] = {}
+    factors: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = {}
+    tuning: TuningOverride | None = None
+
+
+class SuiteSpec(Strict):
+    title: str
+    writeup: str
+    task: str  # "module:function"; module relative to the suite folder or importable
+    default_tier: str = "quick"
+    seeds: Seeds
+    metrics: Annotated[dict[Name, MetricSpec], Field(min_length=1)]
+    factors: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = {}
+    params: dict[Name, Scalar] = {}
+    tuning: TuningSpec | None = None
+    tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
+    choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
+
+    @field_validator("task")
+    @classmethod
+    def _task_ref(cls, task: str) -> str:
+        module, sep, func = task.partition(":")
+        if not sep or not module or not func.isidentifier():
+            raise ValueError("expected 'module:function', e.g. 'task:run'")
+        return task
+
+
+# --------------------------------------------------------------- claims.toml
+
+
+class SourceSpec(Strict):
+    file: str
+    reported_n: Annotated[int, Field(ge=1)] | None = None  # seeds behind the write-up's +/-
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    n_note: str = ""  # why reported_n is what it is, when the write-up does not say
+
+
+class ColumnSpec(Strict):
+    key: Name
+    label: str
+    metric: Name | None = None  # a metric the task produces ...
+    param: Name | None = None  # ... or a parameter of the cell (e.g. the tuned LR)
+    where: Where = {}
+    index: Annotated[int, Field(ge=0)] | None = None
+    format: str = ".2f"
+    margin: Annotated[float, Field(ge=0)] | None = None  # reproduced within +/- margin
+
+    @field_validator("param")
+    @classmethod
+    def _one_source(cls, param: str | None, info) -> str | None:
+        if (param is None) == (info.data.get("metric") is None):
+            raise ValueError("a column takes exactly one of 'metric' or 'param'")
+        return param
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, spec: str) -> str:
+        try:
+            format(1.5, spec)
+        except ValueError as err:
+            raise ValueError(f"not a Python format spec: {err}") from None
+        return spec
+
+
+class RowSpec(Strict):
+    label: str
+    where: Where = {}
+    index: Annotated[int, Field(ge=0)] | None = None
+    reported: dict[Name, str] = {}  # column key -> the write-up's text, e.g. "86.50 +/- 0.32"
+
+
+class TableSpec(Strict):
+    id: Name
+    title: str
+    row_header: str
+    columns: Annotated[list[ColumnSpec], Field(min_length=1)]
+    row: Annotated[list[RowSpec], Field(min_length=1)]
+    reported_n: Annotated[int, Field(ge=1)] | None = None
+    note: str = ""
+    plot: bool = True
+
+
+ClaimKind = Literal[
+    "greater", "equivalent", "value", "threshold", "above_chance", "internal", "not_testable"
+]
+
+
+class ClaimSpec(Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+    quote: str
+    kind: ClaimKind
+    section: str = ""
+    metric: Name | None = None
+    index: Annotated[int, Field(ge=0)] | None = None
+    index_b: Annotated[int, Field(ge=0)] | None = None  # b's entry, when it differs from a's
+    a: Where | None = None
+    b: Where | None = None
+    significant: bool = False  # the write-up calls the difference significant
+    family: str | None = None  # Holm correction across 'greater' claims of one family
+    value: float | None = None  # for value / threshold
+    margin: Annotated[float, Field(ge=0)] | None = None  # for value / equivalent
+    op: Literal[">", ">=", "<", "<=", "=="] | None = None  # threshold / internal
+    chance: float | None = None  # above_chance
+    direction: Literal["above", "below"] = "above"  # above_chance: better is above or below
+    reported: str | None = None  # above_chance: the write-up's own figure, checked too
+    left: str | None = None  # internal: expressions over the write-up's numbers
+    right: str | None = None
+    tol: Annotated[float, Field(ge=0)] = 0.0
+    reason: str | None = None  # not_testable: why
+
+
+class ClaimsSpec(Strict):
+    source: SourceSpec
+    table: list[TableSpec] = []
+    claim: list[ClaimSpec] = []
+
+    def reported_text(self, table_id: str, row_label: str, col_key: str) -> str:
+        """The write-up's text in one table cell; ValueError if the tables have none."""
+        for table in self.table:
+            if table.id == table_id:
+                for row in table.row:
+                    if row.label == row_label and col_key in row.reported:
+                        return row.reported[col_key]
+        raise ValueError(f"the write-up tables have no cell {table_id}/{row_label}/{col_key}")

@@ -1,0 +1,299 @@
+"""Load a suite folder, validate it against its schema and itself, import its task.
+
+Every problem is a :class:`SpecError` naming the file and the key, raised before any
+training starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import SpecError
+from .specs import ClaimSpec, ClaimsSpec, SuiteSpec
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SUITES_DIR = REPO_ROOT / "suites"
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "greater": ("metric", "a", "b"),
+    "equivalent": ("metric", "a", "b", "margin"),
+    "value": ("metric", "a", "value", "margin"),
+    "threshold": ("metric", "a", "op", "value"),
+    "above_chance": ("metric", "a", "chance"),
+    "internal": ("left", "op", "right"),
+    "not_testable": ("reason",),
+}
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    folder: Path
+    spec: SuiteSpec
+    claims: ClaimsSpec
+    task: Callable[[dict, Any], dict]
+    task_batch: Callable[[list[dict], Any], list[dict]] | None
+    task_version: str
+
+    @property
+    def tiers(self) -> list[str]:
+        return list(self.spec.tiers)
+
+
+def find_suite_folder(name_or_path: str) -> Path:
+    """A suite is named by its folder under ``suites/`` or by a path to any folder."""
+    path = Path(name_or_path)
+    if (path / "suite.toml").is_file():
+        return path.resolve()
+    candidate = SUITES_DIR / name_or_path
+    if (candidate / "suite.toml").is_file():
+        return candidate
+    known = ", ".join(available_suites()) or "none"
+    raise SpecError(name_or_path, "", f"no suite of that name or path (suites here: {known})")
+
+
+def available_suites() -> list[str]:
+    if not SUITES_DIR.is_dir():
+        return []
+    return sorted(p.name for p in SUITES_DIR.iterdir() if (p / "suite.toml").is_file())
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(path, "", "file is missing") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise SpecError(path, "", f"not UTF-8 text (byte {err.start})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(path, "", f"not valid TOML: {err}") from None
+
+
+def _validated(path: Path, model: type[BaseModel], data: dict) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
+        key = _key_path(data, first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif first["type"] == "missing":
+            message = "required key is missing"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SpecError(path, key, message + more) from None
+
+
+def _key_path(data: Any, loc: tuple) -> str:
+    """'claim[2].kind' from pydantic's location, skipping its union-member tags."""
+    out = ""
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            out += ("." if out else "") + str(part)
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            out += f"[{part}]"
+            data = data[part]
+        elif isinstance(data, dict) and isinstance(part, str) and "[" not in part \
+                and "-" not in part:
+            out += ("." if out else "") + part  # a missing key
+            data = None
+    return out or "(top level)"
+
+
+def _import_task(folder: Path, ref: str, suite_file: Path) -> ModuleType:
+    module_name, _, _ = ref.partition(":")
+    local = folder / (module_name.replace(".", "/") + ".py")
+    try:
+        if local.is_file():
+            unique = f"sparsebench_suite_{folder.name}_{module_name.replace('.', '_')}"
+            if unique in sys.modules:
+                return sys.modules[unique]
+            spec = importlib.util.spec_from_file_location(unique, local)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[unique] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[unique]
+                raise
+            return module
+        return importlib.import_module(module_name)
+    except Exception as err:  # any import failure is the user's to fix
+        raise SpecError(suite_file, "task", f"cannot import {ref!r}: {err!r}") from None
+
+
+def load_suite(name_or_path: str) -> Suite:
+    folder = find_suite_folder(name_or_path)
+    suite_file, claims_file = folder / "suite.toml", folder / "claims.toml"
+    spec: SuiteSpec = _validated(suite_file, SuiteSpec, _read_toml(suite_file))
+    claims: ClaimsSpec = _validated(claims_file, ClaimsSpec, _read_toml(claims_file))
+    _check_suite(suite_file, spec)
+    _check_claims(claims_file, claims, spec)
+
+    module = _import_task(folder, spec.task, suite_file)
+    func_name = spec.task.partition(":")[2]
+    task = getattr(module, func_name, None)
+    if not callable(task):
+        raise SpecError(suite_file, "task", f"{spec.task!r}: module has no function {func_name!r}")
+    version = getattr(module, "TASK_VERSION", None)
+    if not isinstance(version, str):
+        raise SpecError(suite_file, "task", "the task module must define TASK_VERSION = '<str>'")
+    batch = getattr(module, func_name + "_batch", None)
+    return Suite(folder.name, folder, spec, claims, task, batch if callable(batch) else None,
+                 version)
+
+
+# ------------------------------------------------------------------ checks
+
+
+def _check_suite(path: Path, spec: SuiteSpec) -> None:
+    overlap = set(spec.factors) & set(spec.params)
+    if overlap:
+        raise SpecError(path, f"params.{sorted(overlap)[0]}", "is also a factor; name it once")
+    if spec.default_tier not in spec.tiers:
+        raise SpecError(path, "default_tier", f"{spec.default_tier!r} is not one of the tiers "
+                        f"{sorted(spec.tiers)}")
+    known = set(spec.factors) | set(spec.params)
+    if spec.tuning:
+        t = spec.tuning
+        if t.param in spec.factors:
+            raise SpecError(path, "tuning.param", f"{t.param!r} is a factor; it cannot be tuned")
+        for i, factor in enumerate(t.per):
+            if factor not in spec.factors:
+                raise SpecError(path, f"tuning.per[{i}]", f"unknown factor {factor!r}; factors "
+                                f"are {sorted(spec.factors)}")
+        if t.objective not in spec.metrics:
+            raise SpecError(path, "tuning.objective", f"unknown metric {t.objective!r}; "
+                            f"metrics are {sorted(spec.metrics)}")
+        for key in t.params:
+            if key not in known:
+                raise SpecError(path, f"tuning.params.{key}", "unknown parameter")
+    for tier_name, tier in spec.tiers.items():
+        for key in tier.params:
+            if key not in spec.params:
+                hint = " (it is a factor: use tiers.<tier>.factors)" if key in spec.factors else ""
+                raise SpecError(path, f"tiers.{tier_name}.params.{key}",
+                                f"unknown parameter{hint}")
+        for key in tier.factors:
+            if key not in spec.factors:
+                raise SpecError(path, f"tiers.{tier_name}.factors.{key}",
+                                f"unknown factor; factors are {sorted(spec.factors)}")
+        if tier.tuning and not spec.tuning:
+            raise SpecError(path, f"tiers.{tier_name}.tuning", "the suite has no [tuning]")
+        if tier.tuning:
+            for key in tier.tuning.params:
+                if key not in known:
+                    raise SpecError(path, f"tiers.{tier_name}.tuning.params.{key}",
+                                    "unknown parameter")
+
+
+def _check_where(path: Path, key: str, where: dict, spec: SuiteSpec) -> None:
+    for factor, value in where.items():
+        if factor not in spec.factors:
+            raise SpecError(path, f"{key}.{factor}", f"unknown factor; factors are "
+                            f"{sorted(spec.factors)}")
+        if value not in spec.factors[factor]:
+            raise SpecError(path, f"{key}.{factor}", f"{value!r} is not one of "
+                            f"{spec.factors[factor]}")
+
+
+def _check_metric(path: Path, key: str, metric: str, index: int | None, spec: SuiteSpec) -> None:
+    if metric not in spec.metrics:
+        raise SpecError(path, key, f"no task metric {metric!r}; the suite's metrics are "
+                        f"{sorted(spec.metrics)}")
+    kind = spec.metrics[metric].kind
+    if index is not None and kind == "scalar":
+        raise SpecError(path, key, f"metric {metric!r} is a scalar; it takes no index")
+    if index is None and kind == "vector":
+        raise SpecError(path, key, f"metric {metric!r} is a vector; give an index")
+
+
+def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
+    params = set(spec.params) | set(spec.factors) | ({spec.tuning.param} if spec.tuning else set())
+    table_ids: set[str] = set()
+    for t, table in enumerate(claims.table):
+        if table.id in table_ids:
+            raise SpecError(path, f"table[{t}].id", f"duplicate table id {table.id!r}")
+        table_ids.add(table.id)
+        keys = [c.key for c in table.columns]
+        for c, col in enumerate(table.columns):
+            ckey = f"table[{t}].columns[{c}]"
+            if keys.count(col.key) > 1:
+                raise SpecError(path, f"{ckey}.key", f"duplicate column key {col.key!r}")
+            if col.metric:
+                for r, row in enumerate(table.row):
+                    index = row.index if row.index is not None else col.index
+                    _check_metric(path, f"table[{t}].row[{r}] x {ckey}.metric", col.metric,
+                                  index, spec)
+            elif col.param not in params:
+                raise SpecError(path, f"{ckey}.param", f"unknown parameter {col.param!r}")
+            _check_where(path, f"{ckey}.where", col.where, spec)
+        for r, row in enumerate(table.row):
+            _check_where(path, f"table[{t}].row[{r}].where", row.where, spec)
+            for key in row.reported:
+                if key not in keys:
+                    raise SpecError(path, f"table[{t}].row[{r}].reported.{key}",
+                                    f"no column {key!r} in this table; columns are {keys}")
+                _parse_or_fail(path, f"table[{t}].row[{r}].reported.{key}", row.reported[key])
+    ids: set[str] = set()
+    for i, claim in enumerate(claims.claim):
+        key = f"claim[{i}]"
+        if claim.id in ids:
+            raise SpecError(path, f"{key}.id", f"duplicate claim id {claim.id!r}")
+        ids.add(claim.id)
+        _check_claim(path, key, claim, spec, claims)
+
+
+def _check_claim(path: Path, key: str, claim: ClaimSpec, spec: SuiteSpec,
+                 claims: ClaimsSpec) -> None:
+    for field in REQUIRED_FIELDS[claim.kind]:
+        if getattr(claim, field) is None:
+            raise SpecError(path, f"{key}.{field}", f"required for kind {claim.kind!r}")
+    if claim.metric is not None:
+        _check_metric(path, f"{key}.metric", claim.metric, claim.index, spec)
+        if claim.index_b is not None:
+            _check_metric(path, f"{key}.index_b", claim.metric, claim.index_b, spec)
+    for side in ("a", "b"):
+        where = getattr(claim, side)
+        if where:
+            _check_where(path, f"{key}.{side}", where, spec)
+    if claim.reported is not None:
+        _parse_or_fail(path, f"{key}.reported", claim.reported)
+    if claim.kind == "internal":
+        from .expressions import evaluate
+        from .stats import parse_reported
+
+        def lookup(table: str, row: str, col: str) -> tuple[float, float | None]:
+            reported = parse_reported(claims.reported_text(table, row, col))
+            return reported.mean, reported.spread
+
+        for side in ("left", "right"):
+            try:
+                evaluate(getattr(claim, side), lookup)
+            except (ValueError, ArithmeticError) as err:
+                raise SpecError(path, f"{key}.{side}", str(err)) from None
+
+
+def _parse_or_fail(path: Path, key: str, text: str) -> None:
+    from .stats import parse_reported
+
+    try:
+        parse_reported(text)
+    except ValueError as err:
+        raise SpecError(path, key, str(err)) from None
+
+
+__all__ = ["Suite", "load_suite", "available_suites", "find_suite_folder", "ClaimSpec"]

@@ -1,0 +1,72 @@
+"""Sessions: tests, reproduce, regress, report, lint.
+
+On a machine without an NVIDIA GPU, torch is pinned to the CPU build of 2.13.0
+(constraints/cpu.txt). Set SPARSEBENCH_TORCH to override, e.g. "torch==2.9.1".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "shared", "data")
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    target = "." + (f"[{','.join(extras)}]" if extras else "")
+    torch_spec = os.environ.get("SPARSEBENCH_TORCH")
+    if torch_spec:
+        session.install(torch_spec)
+        session.install("-e", target)
+    elif shutil.which("nvidia-smi") is None:
+        session.install("-c", "constraints/cpu.txt", "-e", target)
+    else:
+        session.install("-e", target)
+
+
+def _env() -> dict[str, str]:
+    env = {}
+    if "SPARSEBENCH_DATA" not in os.environ and os.path.isdir(SHARED_DATA):
+        env["SPARSEBENCH_DATA"] = os.path.abspath(SHARED_DATA)
+    return env
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (engine, statistics, models, smoke tier end to end)."""
+    _install(session, "test")
+    session.run("pytest", *session.posargs, env=_env())
+
+
+@nox.session
+def reproduce(session: nox.Session) -> None:
+    """Run every suite (default tier: quick) and write reports/out/. Pass options after --,
+    e.g. nox -s reproduce -- --suite dsb_mnist1d --tier full"""
+    _install(session)
+    session.run("sparsebench", "reproduce", *session.posargs, env=_env())
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Render reports/out/ from the store without training."""
+    _install(session)
+    session.run("sparsebench", "report", *session.posargs, env=_env())
+
+
+@nox.session
+def regress(session: nox.Session) -> None:
+    """Rerun the quick tier and fail on any stored number that moved."""
+    _install(session)
+    session.run("sparsebench", "regress", "--tier", "quick", *session.posargs, env=_env())
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")

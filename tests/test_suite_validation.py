@@ -1,0 +1,139 @@
+"""Bad suite and claims files: one clear error naming the file and the key, before training."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import SpecError
+from harness.plan import resolve
+from harness.suite import load_suite
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"fixture no longer contains {old!r}"
+    path.write_text(text.replace(old, new, 1))
+
+
+SUITE_CASES = [
+    # (old text, new text, key expected in the message, words expected)
+    ('arm = ["a", "b", "c"]', 'arm = "a"', "factors.arm", "list"),
+    ('arm = ["a", "b", "c"]', "arm = []", "factors.arm", "at least 1"),
+    ('task = "task:run"', 'task = "task"', "task", "module:function"),
+    ('task = "task:run"', 'task = "nosuchmodule:run"', "task", "cannot import"),
+    ('task = "task:run"', 'task = "task:nosuchfunc"', "task", "no function"),
+    ("seeds = 4", "seeds = 0", "seeds", "greater than or equal to 1"),
+    ("seeds = 4", 'seeds = "four"', "seeds", ""),
+    ("spread = 0.5", "spread = 0.5\nbogus_key = [", "", "not valid TOML"),
+    ('title = "Toy', 'titel = "Toy', "titel", "unknown key"),
+    ("trials = 4", "trials = 0", "tuning.trials", "greater than or equal to 1"),
+    ("low = 0.01", "low = 2.0", "tuning.high", "greater than low"),
+    ('per = ["arm"]', 'per = ["colour"]', "tuning.per[0]", "unknown factor"),
+    ('objective = "val_score"', 'objective = "nope"', "tuning.objective", "unknown metric"),
+    ("[tiers.smoke]\nseeds = 3", "[tiers.smoke]\nseeds = 3\nparams = { sprad = 1 }",
+     "tiers.smoke.params.sprad", "unknown parameter"),
+    ("[tiers.smoke]\nseeds = 3", "[tiers.smoke]\nseeds = 3\nfactors = { colour = [1] }",
+     "tiers.smoke.factors.colour", "unknown factor"),
+    ("[tiers.smoke]\nseeds = 3", "[tiers.smoke]\nseeds = 3\nparams = { arm = 'a' }",
+     "tiers.smoke.params.arm", "it is a factor"),
+    ("seeds = 4", "seeds = 4\ndefault_tier = \"huge\"", "default_tier",
+     "not one of the tiers"),
+    ("[params]\nspread = 0.5", "[params]\narm = 1\nspread = 0.5", "params.arm", "also a factor"),
+    ('curve = { kind = "curve" }', 'curve = { kind = "matrix" }', "metrics.curve.kind", ""),
+    ("trials = 4", "trials = 99999999", "tuning.trials", "less than or equal"),
+]
+
+CLAIMS_CASES = [
+    ('metric = "size"', 'metric = "sise"', "claim[3].metric", "no task metric 'sise'"),
+    ("a = { arm = \"a\" }\nb = { arm = \"b\" }\nsignificant",
+     "a = { arm = \"z\" }\nb = { arm = \"b\" }\nsignificant", "claim[0].a.arm", "not one of"),
+    ("a = { arm = \"a\" }\nb = { arm = \"b\" }\nsignificant",
+     "a = { colour = \"a\" }\nb = { arm = \"b\" }\nsignificant", "claim[0].a.colour",
+     "unknown factor"),
+    ('kind = "equivalent"', 'kind = "similar"', "claim[2].kind", ""),
+    ("margin = 2.0", "", "claim[2].margin", "required for kind 'equivalent'"),
+    ('reported = { score = "10.0 ± 0.5" }', 'reported = { score = "ten" }',
+     "table[0].row[0].reported.score", "cannot parse"),
+    ('reported = { score = "10.0 ± 0.5" }', 'reported = { scor = "10" }',
+     "table[0].row[0].reported.scor", "no column"),
+    ('{ key = "lr", label = "Best LR", param = "lr", format = ".3f" }',
+     '{ key = "lr", label = "Best LR", param = "lr", format = "%3f" }',
+     "table[0].columns[1].format", "format spec"),
+    ('{ key = "lr", label = "Best LR", param = "lr", format = ".3f" }',
+     '{ key = "lr", label = "Best LR", param = "speed" }', "table[0].columns[1].param",
+     "unknown parameter"),
+    ('left = "rep(\'main\', \'A\', \'score\') - rep(\'main\', \'B\', \'score\')"',
+     'left = "__import__(\'os\').system(\'true\')"', "claim[6].left", "not allowed"),
+    ('id = "untestable"', 'id = "a-beats-b"', "claim[7].id", "duplicate claim id"),
+    ("reported_n = 4", "reported_n = 0", "source.reported_n", "greater than or equal to 1"),
+    ('left = "rep(\'main\', \'A\', \'score\') - rep(\'main\', \'B\', \'score\')"',
+     'left = "sqrt(2)"', "claim[6].left", "unknown function"),
+    ("left = \"rep('main', 'A', 'score')", "left = \"rep('main', 'Z', 'score')",
+     "claim[6].left", "no cell main/Z/score"),
+    ('metric = "size"', 'metric = "layers"', "claim[3].metric", "vector; give an index"),
+    ('metric = "size"', 'metric = "size"\nindex = 1', "claim[3].metric", "scalar"),
+]
+
+
+@pytest.mark.parametrize("old,new,key,words", SUITE_CASES)
+def test_bad_suite_file_names_file_and_key(toy: Path, old, new, key, words):
+    edit(toy / "suite.toml", old, new)
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    message = str(err.value)
+    assert message.startswith(str(toy / "suite.toml")), message
+    assert f": {key}: " in message if key else True, message
+    assert words in message, message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("old,new,key,words", CLAIMS_CASES)
+def test_bad_claims_file_names_file_and_key(toy: Path, old, new, key, words):
+    edit(toy / "claims.toml", old, new)
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    message = str(err.value)
+    assert message.startswith(str(toy / "claims.toml")), message
+    assert f": {key}: " in message, message
+    assert words in message, message
+
+
+def test_non_utf8_file(toy: Path):
+    (toy / "suite.toml").write_bytes(b'title = "\xff\xfe"\n')
+    with pytest.raises(SpecError, match="not UTF-8"):
+        load_suite(str(toy))
+
+
+def test_missing_claims_file(toy: Path):
+    (toy / "claims.toml").unlink()
+    with pytest.raises(SpecError, match="claims.toml: file is missing"):
+        load_suite(str(toy))
+
+
+def test_unknown_tier_is_an_error(toy: Path):
+    suite = load_suite(str(toy))
+    with pytest.raises(SpecError, match="no tier 'huge'"):
+        resolve(suite, "huge")
+
+
+def test_unknown_suite_lists_known_ones():
+    with pytest.raises(SpecError, match="dsb_mnist1d"):
+        load_suite("no_such_suite")
+
+
+def test_cli_bad_input_is_one_line_exit_2_no_traceback(toy: Path, tmp_path: Path):
+    edit(toy / "claims.toml", 'metric = "size"', 'metric = "sise"')
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--suite", str(toy), "--store", str(store)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and re.search(r"claims\.toml: claim\[3\]\.metric: ", lines[0])
+    assert not store.exists(), "nothing may be written to the store on bad input"
