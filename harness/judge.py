@@ -219,15 +219,14 @@ class Judge:
         (rep_a, n_a), (rep_b, n_b) = ra, rb
         if rep_a.spread is None or rep_b.spread is None or not n_a or not n_b:
             holds = rep_a.mean > rep_b.mean
-            v.writeup = (f"write-up: {rep_a.text} vs {rep_b.text}, ordered as claimed"
-                         if holds else f"write-up: {rep_a.text} vs {rep_b.text}, NOT ordered "
-                         "as claimed")
+            v.writeup = (f"{rep_a.text} vs {rep_b.text}, "
+                         f"{'ordered as claimed' if holds else 'NOT ordered as claimed'}")
             v.writeup_ok = holds
             return
         test = stats.welch_from_stats(rep_a.mean, rep_a.sd(n_a), n_a, rep_b.mean, rep_b.sd(n_b),
                                       n_b, "greater")
         significant = test.pvalue < self.alpha
-        v.writeup = (f"write-up's own numbers ({rep_a.text} vs {rep_b.text}, n={n_a} each): "
+        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each): "
                      f"one-sided Welch p = {fmt(test.pvalue, '.2g')}, "
                      f"{'significant' if significant else 'not significant'} at "
                      f"{self.alpha:g}")
@@ -370,12 +369,12 @@ class Judge:
             if rep.spread and n:
                 t = stats.one_sample_from_stats(rep.mean, rep.sd(n), n, c.chance, better)
                 ok = t.pvalue < self.alpha
-                v.writeup = (f"write-up's {rep.text} (n={n}) vs chance {c.chance:g}: one-sided "
+                v.writeup = (f"{rep.text} (n={n}) vs chance {c.chance:g}: one-sided "
                              f"p = {fmt(t.pvalue, '.2g')}, "
                              f"{'distinguishable' if ok else 'indistinguishable'} from chance")
             else:
                 ok = (rep.mean > c.chance) if c.direction == "above" else (rep.mean < c.chance)
-                v.writeup = f"write-up's {rep.text} vs chance {c.chance:g}: no spread to test"
+                v.writeup = f"{rep.text} vs chance {c.chance:g}: no spread to test"
             v.writeup_ok = ok
         if a.n < 2:
             return _no_seeds(v, a, a, 2)

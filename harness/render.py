@@ -4,6 +4,7 @@ terminal summary (tabulate)."""
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,8 +31,9 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _env(autoescape: bool) -> jinja2.Environment:
+    # Markdown keeps the newline after a block tag (trim_blocks off): its blank lines matter.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=autoescape,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=autoescape,
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["md"] = md_escape
     env.globals.update(table=md_table, marks=MARKS)
@@ -64,6 +66,7 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
     context = {"m": _View(model, tuning_rows=tuning_rows, failed_rows=failed_rows,
                           images=images)}
     md = _env(autoescape=False).get_template("suite.md.j2").render(context)
+    md = re.sub(r"\n{3,}", "\n\n", md)
     html = _env(autoescape=True).get_template("suite.html.j2").render(context)
     md_path, html_path = out_dir / f"{model.suite}.md", out_dir / f"{model.suite}.html"
     md_path.write_text(md, encoding="utf-8")

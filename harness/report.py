@@ -60,6 +60,7 @@ class ReportModel:
     flags: list[Verdict]
     failed: list[dict]
     missing: int
+    seed_stats: list[list[str]]
     plots: dict[str, str] = field(default_factory=dict)  # table id -> PNG file name
 
 
@@ -136,10 +137,11 @@ def build(run: RunResult, command: str) -> ReportModel:
                            for r in all_records})
     commits = sorted({r.fingerprint.get("git_commit", "unknown") for r in all_records})
     main_count, trial_count = plan.cell_count()
+    missing = main_count - len(run.records)  # not run yet, or no tuned value to run with
     provenance = {
         "cells": f"{sum(r.status == 'done' for r in run.records)} done, "
                  f"{sum(r.status == 'failed' for r in run.records)} failed, "
-                 f"{len(run.missing)} missing of {main_count} main cells; "
+                 f"{missing} missing of {main_count} main cells; "
                  f"{sum(len(t.trials) for t in run.tuning)} of {trial_count} tuning trials",
         "results_digest": digest(all_records),
         "git_commits": ", ".join(commits) or "none",
@@ -169,9 +171,23 @@ def build(run: RunResult, command: str) -> ReportModel:
         tables=[render_table(t) for t in table_results], claims=claims,
         table_verdicts=table_verdicts,
         counts={k: counts.get(k, 0) for k in VERDICT_ORDER}, flags=flags, failed=failed,
-        missing=len(run.missing),
+        missing=missing, seed_stats=seed_statistics(results),
     )
 
 
-def finite_or_none(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
+def seed_statistics(results: Results) -> list[list[str]]:
+    rows = []
+    for config, metric, s in results.summaries():
+        label = ", ".join(f"{k}={v}" for k, v in config.items())
+        rows.append([label, metric, str(s.n), f"{s.mean:.4g}", _g(s.sd), _g(s.sem),
+                     _interval(s.ci_low, s.ci_high), _interval(s.boot_low, s.boot_high)])
+    return rows
+
+
+def _g(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.3g}"
+
+
+def _interval(low: float, high: float) -> str:
+    return "n/a" if math.isnan(low) else f"[{low:.4g}, {high:.4g}]"
+

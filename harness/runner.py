@@ -50,11 +50,6 @@ class RunResult:
     def read_back(self) -> int:
         return len(self.records) + sum(len(t.trials) for t in self.tuning) - self.executed
 
-    @property
-    def missing(self) -> list[Cell]:
-        have = {r.id for r in self.records}
-        return [c for c in self.cells if c.id not in have]
-
 
 class Progress:
     """One tqdm bar per stage; fractional updates while a cell trains."""
@@ -178,15 +173,9 @@ class Runner:
     def run(self, plan: Plan) -> RunResult:
         self.executed = 0
         tuning = self.tune(plan)
-        tuned: dict[str, dict] = {}
-        for result in tuning:
-            if result.best_value is None:
-                if self.execute and not result.missing:
-                    raise SparsebenchError(
-                        f"{plan.suite.name}: every tuning trial failed for {_label(result.group)}"
-                        f"; see the errors with: sparsebench report --suite {plan.suite.name}")
-                continue
-            tuned[group_key(result.group)] = {result.param: result.best_value}
+        # A group whose trials all failed gets no main cells; the report shows its errors.
+        tuned = {group_key(t.group): {t.param: t.best_value}
+                 for t in tuning if t.best_value is not None}
         self._suite = plan.suite
         cells = plan.main_cells(tuned)
         records = []

@@ -1,0 +1,212 @@
+"""The engine on the toy suite: plan, store, runner, tuning, verdicts, regress, render."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from harness import regress
+from harness.errors import SparsebenchError, StoreError
+from harness.judge import CONTRADICTED, NOT_TESTABLE, SUPPORTED
+from harness.plan import resolve
+from harness.render import write_suite_report
+from harness.report import build
+from harness.runner import Runner, store_lock
+from harness.store import CellRecord, Store
+from harness.suite import load_suite
+
+CPU = __import__("torch").device("cpu")
+
+
+def run_toy(folder: Path, store_path: Path, tier: str = "smoke", execute: bool = True):
+    suite = load_suite(str(folder))
+    with Store(store_path) as store:
+        runner = Runner(store, CPU, None, execute=execute, progress=False)
+        return runner.run(resolve(suite, tier)), runner
+
+
+# ------------------------------------------------------------------ plan
+
+
+def test_tiers_override_and_cells_have_stable_ids(toy: Path):
+    suite = load_suite(str(toy))
+    smoke, full = resolve(suite, "smoke"), resolve(suite, "full")
+    assert smoke.seeds == [0, 1, 2] and full.seeds == list(range(8))
+    assert smoke.tuning.trials == 3 and full.tuning.trials == 4
+    assert smoke.cell_count() == (9, 9) and full.cell_count() == (24, 12)
+    tuned = {'{"arm": "a"}': {"lr": 0.3}, '{"arm": "b"}': {"lr": 0.3},
+             '{"arm": "c"}': {"lr": 0.3}}
+    ids = [c.id for c in smoke.main_cells(tuned)]
+    assert len(set(ids)) == 9
+    assert ids == [c.id for c in resolve(load_suite(str(toy)), "smoke").main_cells(tuned)]
+    # a changed parameter makes new cells; the tier name alone does not
+    (toy / "suite.toml").write_text((toy / "suite.toml").read_text().replace(
+        "spread = 0.5", "spread = 0.6"))
+    changed = resolve(load_suite(str(toy)), "smoke").main_cells(tuned)
+    assert not set(ids) & {c.id for c in changed}
+    quick_ids = [c.id for c in resolve(suite, "quick").main_cells(tuned)]
+    assert set(ids) <= set(quick_ids)  # seeds 0-2 of quick are the smoke cells
+
+
+# ------------------------------------------------------------------ store
+
+
+def test_store_round_trip_and_one_row_per_cell(store_path: Path):
+    record = CellRecord("abc", "toy", "main", {"arm": "a", "seed": 0}, "done", None, 0.5,
+                        "2026-01-01T00:00:00+00:00", {"torch": "x"},
+                        {"score": 1.5, "layers": [0.1, 0.2], "curve": [3.0]})
+    with Store(store_path) as store:
+        store.put(record)
+        store.put(record)  # a retry replaces, never duplicates
+        got = store.get("abc")
+        assert got.metrics == record.metrics and got.params == record.params
+        assert store.db.execute("SELECT COUNT(*) FROM cells").fetchone()[0] == 1
+        frame = store.metrics_frame(["abc"])
+        assert sorted(frame["name"]) == ["curve", "layers", "layers", "score"]
+
+
+def test_corrupted_store_is_a_clear_error(store_path: Path):
+    store_path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a readable sparsebench store.*recover"):
+        Store(store_path)
+
+
+def test_second_writer_is_refused(store_path: Path):
+    with store_lock(store_path), pytest.raises(SparsebenchError, match="in use by pid"), \
+            store_lock(store_path):
+        pass
+
+
+# ------------------------------------------------------------------ runner
+
+
+def test_run_resume_and_failures(toy: Path, store_path: Path):
+    (toy / "suite.toml").write_text((toy / "suite.toml").read_text().replace(
+        'fail_arm = ""', 'fail_arm = "c"'))
+    result, runner = run_toy(toy, store_path)
+    # arm c fails in every trial, so it gets no tuned value and no main cells
+    assert result.executed == 9 + 6
+    done = [r for r in result.records if r.status == "done"]
+    assert len(done) == 6 and {r.params["arm"] for r in done} == {"a", "b"}
+    failed = [t for tr in result.tuning for t in tr.trials if t.status == "failed"]
+    assert len(failed) == 3 and all("diverged: non-finite loss" in t.error for t in failed)
+    assert result.records[0].fingerprint["threads"] >= 1
+    again, _ = run_toy(toy, store_path)
+    assert again.executed == 0 and len(again.records) == 6
+
+
+def test_a_group_whose_trials_all_fail_is_reported_not_fatal(toy: Path, store_path: Path):
+    (toy / "suite.toml").write_text((toy / "suite.toml").read_text().replace(
+        'fail_arm = ""', 'fail_arm = "a"'))
+    result, _ = run_toy(toy, store_path)
+    model = build(result, "cmd")
+    tuning = {t["group"]: t for t in model.tuning}
+    assert tuning["arm=a"]["best"] == "n/a" and tuning["arm=a"]["trials"] == "0 done, 3 failed"
+    assert len(model.failed) == 3 and "6 done, 0 failed, 3 missing of 9" in \
+        model.provenance["cells"]
+    assert {c.id: c.verdict for c in model.claims}["a-beats-b"] == "inconclusive"
+
+
+def test_tuning_is_seeded_and_flows_into_the_grid(toy: Path, tmp_path: Path):
+    first, _ = run_toy(toy, tmp_path / "one.sqlite")
+    second, _ = run_toy(toy, tmp_path / "two.sqlite")
+    best = [t.best_value for t in first.tuning]
+    assert best == [t.best_value for t in second.tuning]
+    for t in first.tuning:
+        trial_lrs = [r.params["lr"] for r in t.trials]
+        assert t.best_value in trial_lrs
+        cells = [r for r in first.records if r.params["arm"] == t.group["arm"]]
+        assert {r.params["lr"] for r in cells} == {t.best_value}
+
+
+def test_report_mode_trains_nothing(toy: Path, store_path: Path):
+    result, runner = run_toy(toy, store_path, execute=False)
+    assert runner.executed == 0 and result.records == []
+    assert all(t.missing == 3 for t in result.tuning)
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+@pytest.fixture
+def toy_report(toy: Path, store_path: Path):
+    result, _ = run_toy(toy, store_path, tier="quick")
+    return build(result, "sparsebench reproduce --suite toy --tier quick")
+
+
+def test_verdicts_on_known_effects(toy_report):
+    v = {c.id: c for c in toy_report.claims}
+    assert v["a-beats-b"].verdict == SUPPORTED  # true means 10 vs 5, SD 0.5
+    assert v["a-beats-b"].writeup_ok is True  # 10 ± 0.5 vs 9 ± 0.5, n=4: p = 0.015
+    assert "p = " in v["a-beats-b"].reason and "Holm over 2 claims" in v["a-beats-b"].reason
+    assert v["b-beats-a"].verdict == CONTRADICTED
+    assert v["a-equals-c"].verdict == SUPPORTED  # same true mean, margin 2
+    assert v["size-deterministic"].verdict == SUPPORTED
+    assert "same in every seed" in v["size-deterministic"].reason
+    assert v["above-chance"].verdict == SUPPORTED and v["above-chance"].writeup_ok is True
+    assert v["threshold"].verdict == SUPPORTED
+    assert v["internal-sum"].verdict == SUPPORTED and "10 - 9" not in v["internal-sum"].reason
+    assert v["untestable"].verdict == NOT_TESTABLE
+    assert toy_report.counts[SUPPORTED] == 6
+
+
+def test_table_cells_get_value_verdicts(toy_report):
+    table = toy_report.tables[0]
+    cells = table.result.cells
+    assert cells[(0, "score")].verdict.verdict == SUPPORTED  # 10 reported, ~10 reproduced
+    assert cells[(1, "score")].verdict.verdict == CONTRADICTED  # 9 reported, ~5 reproduced
+    assert cells[(0, "lr")].param_value is not None
+    assert table.headers[:4] == ["Arm", "Score (reported)", "Score (reproduced)", "verdict"]
+
+
+def test_reports_render_and_escape_hostile_text(toy: Path, store_path: Path, tmp_path: Path):
+    hostile = "<script>alert(1)</script> {{ 7*7 }} | break"
+    text = (toy / "claims.toml").read_text().replace('quote = "A beats B"',
+                                                     f'quote = "{hostile}"')
+    (toy / "claims.toml").write_text(text)
+    result, _ = run_toy(toy, store_path)
+    paths = write_suite_report(build(result, "cmd"), tmp_path / "out")
+    html = paths["html"].read_text()
+    md = paths["md"].read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html and "49" not in html.split("{{ 7*7 }}")[0][-5:]
+    assert "<script>" not in md and "\\| break" in md
+    assert "tier <code>smoke</code>" in html and "tier `smoke`" in md
+    assert "data:image/png;base64," in html and (tmp_path / "out" / "toy" / "main.png").exists()
+
+
+# ------------------------------------------------------------------ regress
+
+
+def test_regress_exact_and_statistical(toy: Path, store_path: Path):
+    result, _ = run_toy(toy, store_path)
+    stored = regress.snapshot(result, "cmd")
+    same = json.loads(json.dumps(stored))
+    assert regress.compare(stored, same) == ("exact", [])
+    moved = json.loads(json.dumps(stored))
+    cell = next(iter(moved["cells"]))
+    moved["cells"][cell]["metrics"]["score"] += 1e-6
+    mode, diffs = regress.compare(stored, moved)
+    assert mode == "exact" and len(diffs) == 1 and diffs[0].what == f"{cell} score"
+    table = regress.diff_table(diffs)
+    assert "stored" in table and "tolerance" in table and "score" in table
+    # another platform: compare per-config means against their standard errors
+    other = json.loads(json.dumps(stored))
+    other["environment"]["threads"] = 99
+    config = next(iter(other["configs"]))
+    other["configs"][config]["score"]["mean"] += 0.01
+    assert regress.compare(stored, other) == ("statistical", [])
+    other["configs"][config]["score"]["mean"] += 50
+    mode, diffs = regress.compare(stored, other)
+    assert mode == "statistical" and [d.what.split(" (")[0] for d in diffs] == \
+        [f"{config} score"]
+
+
+def test_store_file_is_plain_sqlite_for_pandas(toy: Path, store_path: Path):
+    run_toy(toy, store_path)
+    with sqlite3.connect(store_path) as db:
+        statuses = dict(db.execute("SELECT status, COUNT(*) FROM cells GROUP BY status"))
+    assert statuses == {"done": 18}
