@@ -23,10 +23,12 @@ def plot_table(result: TableResult, path: Path) -> bool:
                              squeeze=False)
     x = np.arange(len(spec.row))
     for ax, col in zip(axes[0], columns, strict=True):
-        reported, reproduced, err = [], [], [[], []]
+        reported, reported_sd, reproduced, err = [], [], [], [[], []]
         for r in range(len(spec.row)):
             cell = result.cells[(r, col.key)]
             reported.append(cell.reported.mean if cell.reported else np.nan)
+            spread = cell.reported.spread if cell.reported else None
+            reported_sd.append(spread if spread is not None else 0.0)
             s = cell.reproduced
             mean = s.mean if s and s.n else np.nan
             reproduced.append(mean)
@@ -36,8 +38,9 @@ def plot_table(result: TableResult, path: Path) -> bool:
             err[1].append(max(high - mean, 0) if np.isfinite(high) else 0)
         width = 0.38
         if not np.all(np.isnan(reported)):
-            ax.bar(x - width / 2, reported, width, label="reported", color="#bbbbbb",
-                   edgecolor="#555555", hatch="//")
+            ax.bar(x - width / 2, reported, width, yerr=reported_sd, capsize=3,
+                   label="reported (± its spread)", color="#bbbbbb", edgecolor="#555555",
+                   hatch="//")
         ax.bar(x + width / 2, reproduced, width, yerr=err, capsize=3, label="reproduced",
                color="#3b75af")
         ax.set_xticks(x, [r.label for r in spec.row])

@@ -52,25 +52,28 @@ class RunResult:
 
 
 class Progress:
-    """One tqdm bar per stage; fractional updates while a cell trains."""
+    """One tqdm bar per stage with elapsed time and an estimate. On a terminal it moves
+    while a cell trains; in a log (CI) it prints a line every 30 s at most."""
 
     def __init__(self, label: str, total: int, enabled: bool):
+        self.live = sys.stderr.isatty()
         self.bar = tqdm(total=total, desc=label, unit="cell", disable=not enabled,
                         dynamic_ncols=True, file=sys.stderr,
+                        mininterval=0.1 if self.live else 30.0,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} "
                                    "[{elapsed}<{remaining}] {postfix}")
         self.done = 0
 
     def fraction(self, f: float) -> None:
-        self.bar.n = self.done + min(max(f, 0.0), 1.0)
-        self.bar.refresh()
+        if self.live:
+            self.bar.n = self.done + min(max(f, 0.0), 1.0)
+            self.bar.refresh()
 
     def finished(self, note: str = "") -> None:
         self.done += 1
-        self.bar.n = self.done
         if note:
             self.bar.set_postfix_str(note, refresh=False)
-        self.bar.refresh()
+        self.bar.update(self.done - self.bar.n)
 
     def close(self) -> None:
         self.bar.close()
