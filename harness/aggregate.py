@@ -43,8 +43,8 @@ class Results:
         if not matches:
             return None
         if len(matches) > 1:
-            free = sorted({k for k in self.plan.factors if k not in where
-                           and len({str(c[k]) for c in matches}) > 1})
+            free = sorted({k for k in self.plan.factor_names if k not in where
+                           and len({str(c.get(k)) for c in matches}) > 1})
             raise Ambiguous(source, "where", f"{where} matches {len(matches)} configurations "
                             f"at tier {self.plan.tier!r}; also give {free}")
         return matches[0]

@@ -27,26 +27,51 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Grid:
+    name: str
+    factors: dict[str, list]
+    params: dict  # what this grid's cells add to the plan's params
+
+
+@dataclass(frozen=True)
 class Plan:
     suite: Suite
     tier: str
-    factors: dict[str, list]
+    factors: dict[str, list]  # the main grid
     params: dict
     seeds: list[int]
     tuning: TuningSpec | None
+    grids: tuple[Grid, ...] = ()  # extra grids at this tier
+
+    @property
+    def factor_names(self) -> list[str]:
+        """Factors of every grid, main first, then ``grid`` when there are extra grids."""
+        names = list(self.factors)
+        for g in self.grids:
+            names += [k for k in g.factors if k not in names]
+        return names + (["grid"] if self.suite.spec.grid else [])
+
+    def main_configs(self) -> list[dict]:
+        return _product(self.factors)
 
     def configs(self) -> list[dict]:
-        """Every combination of factor values, in the order the suite lists them."""
-        names = list(self.factors)
-        return [dict(zip(names, values, strict=True))
-                for values in itertools.product(*(self.factors[n] for n in names))]
+        """Every configuration (factor values, no seed) of every grid, in suite order."""
+        out = self.main_configs()
+        for g in self.grids:
+            out += [{"grid": g.name, **c} for c in _product(g.factors)]
+        return out
+
+    def config_params(self, config: dict) -> dict:
+        """Parameters of a configuration's cells, before tuning and seed."""
+        grid = next((g for g in self.grids if g.name == config.get("grid")), None)
+        return {**self.params, **(grid.params if grid else {}), **config}
 
     def tuning_groups(self) -> list[dict]:
         if not self.tuning:
             return []
         per = self.tuning.per
         seen: list[dict] = []
-        for config in self.configs():
+        for config in self.main_configs():
             group = {k: config[k] for k in per}
             if group not in seen:
                 seen.append(group)
@@ -54,7 +79,7 @@ class Plan:
 
     def tuning_config(self, group: dict) -> dict:
         """The config a group is tuned on: its first config in grid order."""
-        return next(c for c in self.configs() if all(c[k] == v for k, v in group.items()))
+        return next(c for c in self.main_configs() if all(c[k] == v for k, v in group.items()))
 
     def trial_cell(self, config: dict, value: float) -> Cell:
         """One tuning trial: the config, the trial overrides, the suggested value."""
@@ -69,12 +94,12 @@ class Plan:
         cells = []
         for config in self.configs():
             extra: dict = {}
-            if self.tuning:
+            if self.tuning and "grid" not in config:
                 extra = (tuned or {}).get(group_key({k: config[k] for k in self.tuning.per}))
                 if extra is None:
                     continue
             for seed in self.seeds:
-                params = {**self.params, **config, **extra, "seed": seed}
+                params = {**self.config_params(config), **extra, "seed": seed}
                 cells.append(make_cell(self.suite, "main", params))
         return cells
 
@@ -83,6 +108,12 @@ class Plan:
         main = len(self.configs()) * len(self.seeds)
         trials = len(self.tuning_groups()) * self.tuning.trials if self.tuning else 0
         return main, trials
+
+
+def _product(factors: dict[str, list]) -> list[dict]:
+    names = list(factors)
+    return [dict(zip(names, values, strict=True))
+            for values in itertools.product(*(factors[n] for n in names))]
 
 
 def group_key(group: dict) -> str:
@@ -107,14 +138,18 @@ def resolve(suite: Suite, tier: str | None = None) -> Plan:
         raise SpecError(suite.folder / "suite.toml", "tiers",
                         f"no tier {tier!r}; this suite has {sorted(spec.tiers)}")
     t = spec.tiers[tier]
-    factors = {**spec.factors, **t.factors}
+    factors = {**spec.factors, **{k: v for k, v in t.factors.items() if k in spec.factors}}
     params = {**spec.params, **t.params}
     seeds_spec = t.seeds if t.seeds is not None else spec.seeds
     seeds = list(range(seeds_spec)) if isinstance(seeds_spec, int) else list(seeds_spec)
+    grids = tuple(
+        Grid(g.name, {k: t.factors.get(k, v) for k, v in g.factors.items()},
+             {**g.params, **t.params})
+        for g in spec.grid if t.grids is None or g.name in t.grids)
     tuning = spec.tuning
     if tuning and t.tuning:
         update = {"params": {**tuning.params, **t.tuning.params}}
         if t.tuning.trials is not None:
             update["trials"] = t.tuning.trials
         tuning = tuning.model_copy(update=update)
-    return Plan(suite, tier, factors, params, seeds, tuning)
+    return Plan(suite, tier, factors, params, seeds, tuning, grids)

@@ -36,7 +36,7 @@ def _label(params: dict, keys: list[str]) -> str:
 
 def snapshot(run: RunResult, command: str) -> dict:
     plan = run.plan
-    factors = list(plan.factors)
+    factors = plan.factor_names
     envs = [r.fingerprint for r in run.records]
     env = {k: v for k, v in envs[0].items() if k != "git_commit"} if envs else {}
     cells, groups = {}, {}

@@ -160,7 +160,7 @@ def build(run: RunResult, command: str) -> ReportModel:
                       + (f", {t.missing} missing" if t.missing else ""),
         })
     failed = [{"id": r.id, "params": ", ".join(f"{k}={r.params[k]}"
-                                                 for k in [*plan.factors, "seed"]),
+                                                 for k in [*plan.factor_names, "seed"]),
                "stage": r.stage, "error": r.error}
               for r in all_records if r.status == "failed"]
     flags = [v for v in claims if v.flagged] + [v for v in table_verdicts if v.flagged]

@@ -196,5 +196,5 @@ class Runner:
 
 
 def _label(params: dict, plan: Plan | None = None) -> str:
-    keys = list(plan.factors) + ["seed"] if plan else list(params)
+    keys = [*plan.factor_names, "seed"] if plan else list(params)
     return " ".join(f"{k}={params[k]}" for k in keys if k in params)

@@ -63,9 +63,23 @@ class TuningOverride(Strict):
 Seeds = Annotated[int, Field(ge=1, le=10_000)] | Annotated[list[int], Field(min_length=1)]
 
 
+class GridSpec(Strict):
+    """An extra grid beside the main ``[factors]`` grid, e.g. a hyper-parameter sweep.
+
+    Its cells get ``grid = <name>`` among their parameters; its factors and params
+    override the suite's ``[params]``. Tuning applies to the main grid only.
+    """
+
+    name: Name
+    factors: Annotated[dict[Name, Annotated[list[Scalar], Field(min_length=1)]],
+                       Field(min_length=1)]
+    params: dict[Name, Scalar] = {}
+
+
 class TierSpec(Strict):
     description: str = ""
     seeds: Seeds | None = None
+    grids: list[Name] | None = None  # which extra grids run at this tier (default: all)
     params: dict[Name, Scalar] = {}
     factors: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = {}
     tuning: TuningOverride | None = None
@@ -81,8 +95,20 @@ class SuiteSpec(Strict):
     factors: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = {}
     params: dict[Name, Scalar] = {}
     tuning: TuningSpec | None = None
+    grid: list[GridSpec] = []
     tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
+
+    def factor_values(self) -> dict[str, list]:
+        """Every factor of every grid (and ``grid`` itself) with all its values."""
+        out: dict[str, list] = {k: list(v) for k, v in self.factors.items()}
+        for g in self.grid:
+            for k, values in g.factors.items():
+                out.setdefault(k, [])
+                out[k] += [v for v in values if v not in out[k]]
+        if self.grid:
+            out["grid"] = [g.name for g in self.grid]
+        return out
 
     @field_validator("task")
     @classmethod

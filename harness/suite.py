@@ -181,16 +181,29 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
         for key in t.params:
             if key not in known:
                 raise SpecError(path, f"tuning.params.{key}", "unknown parameter")
+    all_factors = spec.factor_values()
+    names = [g.name for g in spec.grid]
+    for i, grid in enumerate(spec.grid):
+        if names.count(grid.name) > 1 or grid.name == "main":
+            raise SpecError(path, f"grid[{i}].name", f"{grid.name!r} is used twice or reserved")
+        for key in grid.params:
+            if key not in spec.params:
+                raise SpecError(path, f"grid[{i}].params.{key}", "unknown parameter; give its "
+                                "default in [params]")
     for tier_name, tier in spec.tiers.items():
+        for i, name in enumerate(tier.grids or []):
+            if name not in names:
+                raise SpecError(path, f"tiers.{tier_name}.grids[{i}]", f"no grid {name!r}; "
+                                f"grids are {names}")
         for key in tier.params:
             if key not in spec.params:
                 hint = " (it is a factor: use tiers.<tier>.factors)" if key in spec.factors else ""
                 raise SpecError(path, f"tiers.{tier_name}.params.{key}",
                                 f"unknown parameter{hint}")
         for key in tier.factors:
-            if key not in spec.factors:
+            if key not in all_factors or key == "grid":
                 raise SpecError(path, f"tiers.{tier_name}.factors.{key}",
-                                f"unknown factor; factors are {sorted(spec.factors)}")
+                                f"unknown factor; factors are {sorted(all_factors)}")
         if tier.tuning and not spec.tuning:
             raise SpecError(path, f"tiers.{tier_name}.tuning", "the suite has no [tuning]")
         if tier.tuning:
@@ -201,13 +214,14 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
 
 
 def _check_where(path: Path, key: str, where: dict, spec: SuiteSpec) -> None:
+    factors = spec.factor_values()
     for factor, value in where.items():
-        if factor not in spec.factors:
+        if factor not in factors:
             raise SpecError(path, f"{key}.{factor}", f"unknown factor; factors are "
-                            f"{sorted(spec.factors)}")
-        if value not in spec.factors[factor]:
+                            f"{sorted(factors)}")
+        if value not in factors[factor]:
             raise SpecError(path, f"{key}.{factor}", f"{value!r} is not one of "
-                            f"{spec.factors[factor]}")
+                            f"{factors[factor]}")
 
 
 def _check_metric(path: Path, key: str, metric: str, index: int | None, spec: SuiteSpec) -> None:
@@ -222,7 +236,8 @@ def _check_metric(path: Path, key: str, metric: str, index: int | None, spec: Su
 
 
 def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
-    params = set(spec.params) | set(spec.factors) | ({spec.tuning.param} if spec.tuning else set())
+    params = set(spec.params) | set(spec.factor_values()) | \
+        ({spec.tuning.param} if spec.tuning else set())
     table_ids: set[str] = set()
     for t, table in enumerate(claims.table):
         if table.id in table_ids:

@@ -51,6 +51,24 @@ def test_tiers_override_and_cells_have_stable_ids(toy: Path):
     assert set(ids) <= set(quick_ids)  # seeds 0-2 of quick are the smoke cells
 
 
+def test_extra_grid_runs_beside_the_main_grid(toy: Path, store_path: Path):
+    with open(toy / "suite.toml", "a") as f:
+        f.write('\n[[grid]]\nname = "sweep"\nfactors = { spread = [0.1, 0.2], arm = ["a"] }\n'
+                'params = { lr = 0.5 }\n')
+    suite = load_suite(str(toy))
+    plan = resolve(suite, "smoke")
+    assert plan.cell_count() == (15, 9)
+    assert plan.factor_names == ["arm", "spread", "grid"]
+    result, _ = run_toy(toy, store_path)
+    sweep = [r for r in result.records if r.params.get("grid") == "sweep"]
+    assert len(sweep) == 6 and {r.params["lr"] for r in sweep} == {0.5}
+    assert all("grid" not in r.params for r in result.records if r not in sweep)
+    results = __import__("harness.aggregate", fromlist=["Results"]).Results(plan, result.records)
+    assert results.select({"grid": "sweep", "spread": 0.1}, "score", None, "x").n == 3
+    with pytest.raises(SparsebenchError, match="matches 3 configurations.*also give"):
+        results.select({"arm": "a"}, "score", None, "claims.toml")
+
+
 # ------------------------------------------------------------------ store
 
 
