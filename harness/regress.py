@@ -1,5 +1,6 @@
 """Stored numbers: write them from a run, compare a new run against them.
 
+Metrics marked ``timing = true`` are left out: wall-clock numbers never repeat.
 Exact comparison (float tolerance) when the stored run came from the same platform
 (torch, device, threads), where reruns are bit-identical; statistical comparison of
 per-configuration means otherwise.
@@ -37,15 +38,17 @@ def _label(params: dict, keys: list[str]) -> str:
 def snapshot(run: RunResult, command: str) -> dict:
     plan = run.plan
     factors = plan.factor_names
+    timings = {name for name, m in plan.suite.spec.metrics.items() if m.timing}
     envs = [r.fingerprint for r in run.records]
     env = {k: v for k, v in envs[0].items() if k != "git_commit"} if envs else {}
     cells, groups = {}, {}
     for r in sorted(run.records, key=lambda r: _label(r.params, [*factors, "seed"])):
         label = _label(r.params, [*factors, "seed"])
-        cells[label] = {"status": r.status, "metrics": r.metrics}
+        metrics = {k: v for k, v in r.metrics.items() if k not in timings}
+        cells[label] = {"status": r.status, "metrics": metrics}
         if r.status == "done":
             config = groups.setdefault(_label(r.params, factors), {})
-            for name, value in r.metrics.items():
+            for name, value in metrics.items():
                 values = value if isinstance(value, list) else [value]
                 for i, v in enumerate(values):
                     key = name if not isinstance(value, list) else f"{name}[{i}]"

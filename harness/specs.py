@@ -28,6 +28,7 @@ class MetricSpec(Strict):
     unit: str = ""
     kind: Literal["scalar", "vector", "curve"] = "scalar"
     labels: list[str] | None = None  # names of a vector's entries, e.g. layers
+    timing: bool = False  # a wall-clock measurement: reported, never compared by regress
 
 
 class TuningSpec(Strict):

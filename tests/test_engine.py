@@ -202,6 +202,8 @@ def test_reports_render_and_escape_hostile_text(toy: Path, store_path: Path, tmp
 def test_regress_exact_and_statistical(toy: Path, store_path: Path):
     result, _ = run_toy(toy, store_path)
     stored = regress.snapshot(result, "cmd")
+    assert all("wall" not in c["metrics"] for c in stored["cells"].values())  # a timing
+    assert all("score" in c["metrics"] for c in stored["cells"].values())
     same = json.loads(json.dumps(stored))
     assert regress.compare(stored, same) == ("exact", [])
     moved = json.loads(json.dumps(stored))
