@@ -41,6 +41,9 @@ def _execution(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (recorded with every cell; bits depend on it)")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    p.add_argument("--batch", type=int, default=16, metavar="N",
+                   help="train up to N cells as one batched model when the task allows it "
+                        "(same numbers as one at a time; 1 turns batching off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -99,7 +102,8 @@ def _runner(args, store: Store, execute: bool = True) -> Runner:
     return Runner(store, resolve_device(getattr(args, "device", "cpu")), data_dir,
                   execute=execute,
                   progress=execute and not getattr(args, "no_progress", False),
-                  retry_failed=getattr(args, "retry_failed", False))
+                  retry_failed=getattr(args, "retry_failed", False),
+                  batch_size=getattr(args, "batch", 1))
 
 
 def cmd_list(args) -> int:

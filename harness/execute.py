@@ -47,20 +47,58 @@ def execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path 
     metrics: dict = {}
     error = None
     try:
-        result = suite.task(dict(cell.params), ctx)
-        error = _invalid_metrics(result)
-        if error is None:
-            metrics = {k: (list(map(float, v)) if isinstance(v, (list, tuple)) else float(v))
-                       for k, v in result.items()}
+        metrics, error = _clean(suite.task(dict(cell.params), ctx))
     except Diverged as err:
         error = f"diverged: {err}"
     except Exception as err:  # a failing cell must not stop the suite
         frame = traceback.extract_tb(err.__traceback__)[-1]
         error = (f"{type(err).__name__}: {err} "
                  f"(at {Path(frame.filename).name}:{frame.lineno})")
-    wall = time.perf_counter() - start
+    return _record(cell, metrics, error, time.perf_counter() - start, device)
+
+
+def _record(cell: Cell, metrics: dict, error: str | None, wall: float,
+            device: torch.device) -> CellRecord:
     return CellRecord(
         id=cell.id, suite=cell.suite, stage=cell.stage, params=cell.params,
         status="failed" if error else "done", error=error, wall_s=wall, finished_at=_now(),
         fingerprint=fingerprint(device), metrics=metrics if not error else {},
     )
+
+
+def _clean(result: object) -> tuple[dict, str | None]:
+    error = _invalid_metrics(result)
+    if error:
+        return {}, error
+    return {k: (list(map(float, v)) if isinstance(v, (list, tuple)) else float(v))
+            for k, v in result.items()}, None
+
+
+def execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
+                  data_dir: Path | None,
+                  progress: Callable[[float], None] = lambda f: None) -> list[CellRecord]:
+    """Run cells through the task's batched form; each gets its own record (wall time is
+    the batch's, shared out). If the batched form itself raises, the cells run one by one
+    so that one bad cell cannot fail the others."""
+    seed_everything(cells[0].seed)
+    ctxs = [RunContext(seed=c.seed, device=device, data_dir=data_dir, stage=c.stage,
+                       progress=progress if i == 0 else (lambda f: None))
+            for i, c in enumerate(cells)]
+    start = time.perf_counter()
+    try:
+        results = suite.task_batch([dict(c.params) for c in cells], ctxs)
+        if len(results) != len(cells):
+            raise ValueError(f"run_batch returned {len(results)} results for {len(cells)}")
+    except Exception:  # fall back to the one-cell path, which records each error
+        return [execute_cell(suite, c, device, data_dir, progress) for c in cells]
+    wall = (time.perf_counter() - start) / len(cells)
+    records = []
+    for cell, result in zip(cells, results, strict=True):
+        if isinstance(result, Diverged):
+            metrics, error = {}, f"diverged: {result}"
+        elif isinstance(result, Exception):
+            metrics, error = {}, f"{type(result).__name__}: {result}"
+        else:
+            metrics, error = _clean(result)
+        records.append(_record(cell, metrics, error, wall, device))
+    return records

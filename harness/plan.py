@@ -44,6 +44,13 @@ class Plan:
     grids: tuple[Grid, ...] = ()  # extra grids at this tier
 
     @property
+    def tuning_round(self) -> int:
+        """Trials asked before any result is told (TPE's 10 random start-up trials)."""
+        if not self.tuning:
+            return 1
+        return self.tuning.parallel or min(self.tuning.trials, 10)
+
+    @property
     def factor_names(self) -> list[str]:
         """Factors of every grid, main first, then ``grid`` when there are extra grids."""
         names = list(self.factors)

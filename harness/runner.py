@@ -8,6 +8,7 @@ store on resume, so a rerun suggests the same values and trains nothing twice.
 from __future__ import annotations
 
 import fcntl
+import json
 import math
 import os
 import sys
@@ -21,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import SparsebenchError
-from .execute import execute_cell
+from .execute import execute_batch, execute_cell
 from .plan import Cell, Plan, group_key
 from .store import CellRecord, Store
 
@@ -64,9 +65,10 @@ class Progress:
                                    "[{elapsed}<{remaining}] {postfix}")
         self.done = 0
 
-    def fraction(self, f: float) -> None:
+    def fraction(self, f: float, cells: int = 1) -> None:
+        """Progress inside the ``cells`` cells now training (a batch trains together)."""
         if self.live:
-            self.bar.n = self.done + min(max(f, 0.0), 1.0)
+            self.bar.n = self.done + cells * min(max(f, 0.0), 1.0)
             self.bar.refresh()
 
     def finished(self, note: str = "") -> None:
@@ -105,28 +107,59 @@ def store_lock(store_path: Path) -> Iterator[None]:
 
 class Runner:
     def __init__(self, store: Store, device: torch.device, data_dir: Path | None,
-                 execute: bool = True, progress: bool = True, retry_failed: bool = False):
+                 execute: bool = True, progress: bool = True, retry_failed: bool = False,
+                 batch_size: int = 16):
         self.store = store
         self.device = device
         self.data_dir = data_dir
         self.execute = execute
         self.progress = progress
         self.retry_failed = retry_failed
+        self.batch_size = batch_size
         self.executed = 0
 
     # ----------------------------------------------------------- one cell
 
-    def _obtain(self, cell: Cell, bar: Progress | None) -> CellRecord | None:
-        record = self.store.get(cell.id)
-        if record is not None and not (self.retry_failed and record.status == "failed"):
-            return record
-        if not self.execute:
-            return None
-        record = execute_cell(self._suite, cell, self.device, self.data_dir,
-                              progress=bar.fraction if bar else (lambda f: None))
-        self.store.put(record)
-        self.executed += 1
-        return record
+    def _obtain(self, cells: list[Cell], bar: Progress) -> list[CellRecord | None]:
+        """Records for ``cells`` (None where missing in report-only mode), in order.
+
+        Stored cells are read back; the rest run, in batches when the task has a batched
+        form (cells that differ only in the task's BATCH_VARYING parameters), and each is
+        stored as soon as its run or batch ends.
+        """
+        out: list[CellRecord | None] = []
+        for cell in cells:
+            record = self.store.get(cell.id)
+            if record is not None and self.retry_failed and record.status == "failed":
+                record = None
+            out.append(record)
+        todo = [i for i, r in enumerate(out) if r is None]
+        if not self.execute or not todo:
+            return out
+        for chunk in self._batches([cells[i] for i in todo]):
+            if len(chunk) == 1:
+                records = [execute_cell(self._suite, chunk[0], self.device, self.data_dir,
+                                        progress=bar.fraction)]
+            else:
+                size = len(chunk)
+                records = execute_batch(self._suite, chunk, self.device, self.data_dir,
+                                        progress=lambda f, k=size: bar.fraction(f, k))
+            for record in records:
+                self.store.put(record)
+                self.executed += 1
+                out[[c.id for c in cells].index(record.id)] = record
+        return out
+
+    def _batches(self, cells: list[Cell]) -> list[list[Cell]]:
+        suite = self._suite
+        if suite.task_batch is None or self.batch_size <= 1:
+            return [[c] for c in cells]
+        groups: dict[str, list[Cell]] = {}
+        for cell in cells:
+            fixed = {k: v for k, v in cell.params.items() if k not in suite.batch_varying}
+            groups.setdefault(json.dumps(fixed, sort_keys=True), []).append(cell)
+        return [group[i:i + self.batch_size] for group in groups.values()
+                for i in range(0, len(group), self.batch_size)]
 
     # ----------------------------------------------------------- stages
 
@@ -148,21 +181,26 @@ class Runner:
                     direction=tuning.direction,
                     sampler=optuna.samplers.TPESampler(seed=tuning.seed))
                 result = TuningResult(group, tuning.param, None, None)
-                for _ in range(tuning.trials):
-                    trial = study.ask({tuning.param: distribution})
-                    cell = plan.trial_cell(config, trial.params[tuning.param])
-                    record = self._obtain(cell, bar)
-                    if record is None:
-                        result.missing += 1
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                        continue
-                    result.trials.append(record)
-                    value = record.metrics.get(tuning.objective)
-                    if record.status == "done" and value is not None and math.isfinite(value):
-                        study.tell(trial, value)
-                    else:
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    bar.finished(f"{_label(group)} trial {len(result.trials)}")
+                for start in range(0, tuning.trials, plan.tuning_round):
+                    # A round of trials is asked before any is told, so a round can train
+                    # as one batch; the one-cell path asks in the same rounds.
+                    size = min(plan.tuning_round, tuning.trials - start)
+                    trials = [study.ask({tuning.param: distribution}) for _ in range(size)]
+                    cells = [plan.trial_cell(config, t.params[tuning.param]) for t in trials]
+                    for trial, record in zip(trials, self._obtain(cells, bar), strict=True):
+                        if record is None:
+                            result.missing += 1
+                            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                            continue
+                        result.trials.append(record)
+                        value = record.metrics.get(tuning.objective)
+                        ok = record.status == "done" and value is not None and \
+                            math.isfinite(value)
+                        if ok:
+                            study.tell(trial, value)
+                        else:
+                            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                        bar.finished(f"{_label(group)} trial {len(result.trials)}")
                 completed = [t for t in study.trials
                              if t.state == optuna.trial.TrialState.COMPLETE]
                 if completed:
@@ -184,8 +222,7 @@ class Runner:
         records = []
         bar = Progress(f"{plan.suite.name} cells", len(cells), self.progress and self.execute)
         try:
-            for cell in cells:
-                record = self._obtain(cell, bar)
+            for cell, record in zip(cells, self._obtain(cells, bar), strict=True):
                 if record is not None:
                     records.append(record)
                     bar.finished(f"{_label(cell.params, plan)} "

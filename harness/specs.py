@@ -44,6 +44,9 @@ class TuningSpec(Strict):
     direction: Literal["maximize", "minimize"]
     seed: int = 0
     params: dict[Name, Scalar] = {}  # overrides for the trial runs (e.g. a validation holdout)
+    # Trials asked before results are told (a round trains as one batch); default: all
+    # trials up to TPE's 10 random start-up trials, so rounds do not change what is sampled.
+    parallel: Annotated[int, Field(ge=1, le=10_000)] | None = None
 
     @field_validator("high")
     @classmethod

@@ -41,8 +41,9 @@ class Suite:
     spec: SuiteSpec
     claims: ClaimsSpec
     task: Callable[[dict, Any], dict]
-    task_batch: Callable[[list[dict], Any], list[dict]] | None
+    task_batch: Callable[[list[dict], list[Any]], list[dict | Exception]] | None
     task_version: str
+    batch_varying: tuple[str, ...] = ("seed",)
 
     @property
     def tiers(self) -> list[str]:
@@ -152,8 +153,9 @@ def load_suite(name_or_path: str) -> Suite:
     if not isinstance(version, str):
         raise SpecError(suite_file, "task", "the task module must define TASK_VERSION = '<str>'")
     batch = getattr(module, func_name + "_batch", None)
+    varying = tuple(getattr(module, "BATCH_VARYING", ("seed",)))
     return Suite(folder.name, folder, spec, claims, task, batch if callable(batch) else None,
-                 version)
+                 version, varying)
 
 
 # ------------------------------------------------------------------ checks

@@ -141,3 +141,20 @@ def test_regress_passes_then_fails_with_a_diff_table(tmp_path: Path):
     assert moved.returncode == 1
     assert "metric" in moved.stdout and "stored" in moved.stdout and "tolerance" in moved.stdout
     assert f"{label} test_acc" in moved.stdout
+
+
+def test_batched_path_equals_one_cell_path(tmp_path: Path):
+    """Seeds (and tuning trials) trained as one stacked model give the very same numbers."""
+    from harness.runner import Runner
+    from harness.store import Store
+
+    plan = resolve(load_suite("dsb_mnist1d"), "smoke")
+    runs = {}
+    for batch in (1, 16):
+        with Store(tmp_path / f"b{batch}.sqlite") as store:
+            runner = Runner(store, torch.device("cpu"), None, progress=False, batch_size=batch)
+            result = runner.run(plan)
+            trials = [r for t in result.tuning for r in t.trials]
+            runs[batch] = {r.id: r.metrics for r in [*result.records, *trials]}
+    assert len(runs[1]) == 12 and runs[1].keys() == runs[16].keys()
+    assert runs[1] == runs[16]
