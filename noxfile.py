@@ -40,7 +40,7 @@ def _env() -> dict[str, str]:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (engine, statistics, models, smoke tier end to end)."""
-    _install(session, "test")
+    _install(session, "test", "dist")
     session.run("pytest", *session.posargs, env=_env())
 
 

@@ -13,6 +13,7 @@ import torch
 from . import regress as regress_mod
 from .determinism import resolve_device
 from .errors import SparsebenchError
+from .executors import make_executor
 from .plan import resolve
 from .render import terminal_summary, write_index, write_suite_report
 from .report import build
@@ -45,6 +46,13 @@ def _execution(p: argparse.ArgumentParser) -> None:
                    help="train up to N cells as one batched model when the task allows it "
                         "(same numbers as one at a time; 1 turns batching off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--executor", choices=["local", "dask", "submitit"], default="local",
+                   help="where cells run (default: in this process)")
+    p.add_argument("--address", help="dask: scheduler address, e.g. tcp://host:8786 "
+                                     "(default: a LocalCluster on this machine)")
+    p.add_argument("--workers", type=int, default=2, help="dask LocalCluster worker processes")
+    p.add_argument("--cluster", choices=["slurm", "local", "debug"], default=None,
+                   help="submitit: slurm (default when sbatch is found), local or debug")
 
 
 def _out(p: argparse.ArgumentParser) -> None:
@@ -97,13 +105,17 @@ def _command_line(suite, tier: str) -> str:
 def _runner(args, store: Store, execute: bool = True) -> Runner:
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+    executor = None
+    if execute and getattr(args, "executor", "local") != "local":
+        executor = make_executor(args.executor, args.address, args.workers,
+                                 args.store.parent / "submitit", args.cluster)
     data_dir = getattr(args, "data_dir", None) or (
         Path(os.environ["SPARSEBENCH_DATA"]) if os.environ.get("SPARSEBENCH_DATA") else None)
     return Runner(store, resolve_device(getattr(args, "device", "cpu")), data_dir,
                   execute=execute,
                   progress=execute and not getattr(args, "no_progress", False),
                   retry_failed=getattr(args, "retry_failed", False),
-                  batch_size=getattr(args, "batch", 1))
+                  batch_size=getattr(args, "batch", 1), executor=executor)
 
 
 def cmd_list(args) -> int:
@@ -126,22 +138,31 @@ def _run_all(args, render: bool) -> int:
     models = []
     with store_lock(args.store), Store(args.store) as store:
         runner = _runner(args, store, execute=args.command != "report")
-        for plan in plans:
-            start = time.perf_counter()
-            result = runner.run(plan)
-            model = build(result, _command_line(plan.suite, plan.tier))
-            models.append(model)
-            print(terminal_summary(model))
-            if runner.execute:
-                print(f"\n{plan.suite.name}: {result.executed} cells and trials trained, "
-                      f"{result.read_back} read from {args.store}, "
-                      f"{time.perf_counter() - start:.1f} s")
-            if render:
-                paths = write_suite_report(model, args.out)
-                print(f"wrote {paths['md']} and {paths['html']}")
+        try:
+            models = _run_plans(args, runner, plans, render)
+        finally:
+            runner.executor.close()
     if render:
         print(f"wrote {write_index(models, args.out)}")
     return 0
+
+
+def _run_plans(args, runner: Runner, plans: list, render: bool) -> list:
+    models = []
+    for plan in plans:
+        start = time.perf_counter()
+        result = runner.run(plan)
+        model = build(result, _command_line(plan.suite, plan.tier))
+        models.append(model)
+        print(terminal_summary(model))
+        if runner.execute:
+            print(f"\n{plan.suite.name}: {result.executed} cells and trials trained, "
+                  f"{result.read_back} read from {args.store}, "
+                  f"{time.perf_counter() - start:.1f} s")
+        if render:
+            paths = write_suite_report(model, args.out)
+            print(f"wrote {paths['md']} and {paths['html']}")
+    return models
 
 
 def cmd_regress(args) -> int:
@@ -150,8 +171,9 @@ def cmd_regress(args) -> int:
     plans = [resolve(s, args.tier) for s in suites]
     with store_lock(args.store), Store(args.store) as store:
         runner = _runner(args, store)
-        for plan in plans:
-            result = runner.run(plan)
+        results = [runner.run(plan) for plan in plans]
+        runner.executor.close()
+        for plan, result in zip(plans, results, strict=True):
             command = f"sparsebench regress --update --suite {plan.suite.name} --tier {plan.tier}"
             snap = regress_mod.snapshot(result, command)
             path = plan.suite.folder / "expected" / f"{plan.tier}.json"

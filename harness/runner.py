@@ -12,7 +12,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import SparsebenchError
-from .execute import execute_batch, execute_cell
+from .executors import Job, LocalExecutor
 from .plan import Cell, Plan, group_key
 from .store import CellRecord, Store
 
@@ -108,7 +108,7 @@ def store_lock(store_path: Path) -> Iterator[None]:
 class Runner:
     def __init__(self, store: Store, device: torch.device, data_dir: Path | None,
                  execute: bool = True, progress: bool = True, retry_failed: bool = False,
-                 batch_size: int = 16):
+                 batch_size: int = 16, executor=None):
         self.store = store
         self.device = device
         self.data_dir = data_dir
@@ -116,6 +116,7 @@ class Runner:
         self.progress = progress
         self.retry_failed = retry_failed
         self.batch_size = batch_size
+        self.executor = executor or LocalExecutor()
         self.executed = 0
 
     # ----------------------------------------------------------- one cell
@@ -136,18 +137,20 @@ class Runner:
         todo = [i for i, r in enumerate(out) if r is None]
         if not self.execute or not todo:
             return out
-        for chunk in self._batches([cells[i] for i in todo]):
-            if len(chunk) == 1:
-                records = [execute_cell(self._suite, chunk[0], self.device, self.data_dir,
-                                        progress=bar.fraction)]
-            else:
-                size = len(chunk)
-                records = execute_batch(self._suite, chunk, self.device, self.data_dir,
-                                        progress=lambda f, k=size: bar.fraction(f, k))
+        position = {c.id: i for i, c in enumerate(cells)}
+        jobs = [Job(str(self._suite.folder), tuple(chunk), str(self.device),
+                    str(self.data_dir) if self.data_dir else None)
+                for chunk in self._batches([cells[i] for i in todo])]
+
+        def progress(job: Job) -> Callable[[float], None]:
+            size = len(job.cells)
+            return lambda f: bar.fraction(f, size)
+
+        for records in self.executor.map(jobs, progress):
             for record in records:
                 self.store.put(record)
                 self.executed += 1
-                out[[c.id for c in cells].index(record.id)] = record
+                out[position[record.id]] = record
         return out
 
     def _batches(self, cells: list[Cell]) -> list[list[Cell]]:
