@@ -73,14 +73,15 @@ class Results:
         return next(iter(values.values()))
 
     def summaries(self) -> list[tuple[dict, str, Summary]]:
-        """(config, metric label, summary) for every scalar and vector entry, grid order."""
+        """(config, metric label, summary) for every scalar and vector entry, grid order;
+        wall-clock (timing) metrics are left out: they never repeat exactly."""
         out = []
         for config in self.configs:
             records = [r for r in self._records(config) if r.status == "done"]
             if not records:
                 continue
             for name, spec in self.plan.suite.spec.metrics.items():
-                if spec.kind == "curve":
+                if spec.kind == "curve" or spec.timing:
                     continue
                 first = records[0].metrics.get(name)
                 if first is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .judge import TableResult  # noqa: E402
+
+
+def _plain(text: str) -> str:
+    """Text for matplotlib: '$' would start mathtext (and can fail to parse)."""
+    return text.replace("$", r"\$")
 
 
 def plot_table(result: TableResult, path: Path) -> bool:
@@ -43,12 +49,13 @@ def plot_table(result: TableResult, path: Path) -> bool:
                    hatch="//")
         ax.bar(x + width / 2, reproduced, width, yerr=err, capsize=3, label="reproduced",
                color="#3b75af")
-        ax.set_xticks(x, [r.label for r in spec.row])
-        ax.set_xlabel(spec.row_header)
-        ax.set_title(col.label, fontsize=9)
+        ax.set_xticks(x, [_plain(r.label) for r in spec.row])
+        ax.set_xlabel(_plain(spec.row_header))
+        ax.set_title(_plain(col.label), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"{spec.title}: reported vs reproduced (95 % CI)", fontsize=10)
+    fig.suptitle(textwrap.fill(_plain(f"{spec.title}: reported vs reproduced (95 % CI)"),
+                               width=int(45 * len(columns) + 20)), fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})

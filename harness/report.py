@@ -115,10 +115,11 @@ def render_table(result: TableResult) -> RenderedTable:
     return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result)
 
 
-def digest(records) -> str:
-    """A hash of every result behind the report: two reports with the same digest
-    were built from the same numbers."""
-    payload = [(r.id, r.status, r.metrics) for r in sorted(records, key=lambda r: r.id)]
+def digest(records, timings: set[str]) -> str:
+    """A hash of every result behind the report (wall-clock metrics left out): two
+    reports with the same digest were built from the same numbers."""
+    payload = [(r.id, r.status, {k: v for k, v in r.metrics.items() if k not in timings})
+               for r in sorted(records, key=lambda r: r.id)]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -143,7 +144,8 @@ def build(run: RunResult, command: str) -> ReportModel:
                  f"{sum(r.status == 'failed' for r in run.records)} failed, "
                  f"{missing} missing of {main_count} main cells; "
                  f"{sum(len(t.trials) for t in run.tuning)} of {trial_count} tuning trials",
-        "results_digest": digest(all_records),
+        "results_digest": digest(all_records, {n for n, m in suite.spec.metrics.items()
+                                               if m.timing}),
         "git_commits": ", ".join(commits) or "none",
         "environments": [json.loads(f) for f in fingerprints],
         "seeds": ", ".join(map(str, plan.seeds)),
