@@ -187,7 +187,8 @@ def cmd_regress(args) -> int:
                 failed += 1
                 continue
             stored = regress_mod.json.loads(path.read_text(encoding="utf-8"))
-            mode, diffs = regress_mod.compare(stored, snap)
+            floors = {k: m.tolerance for k, m in plan.suite.spec.metrics.items()}
+            mode, diffs = regress_mod.compare(stored, snap, floors)
             if diffs:
                 failed += 1
                 print(f"{plan.suite.name}: {len(diffs)} numbers moved ({mode} comparison "

@@ -70,11 +70,15 @@ def write(snap: dict, path: Path) -> None:
     path.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def compare(stored: dict, new: dict) -> tuple[str, list[Diff]]:
-    """('exact' | 'statistical', differences beyond tolerance)."""
+def compare(stored: dict, new: dict, floors: dict[str, float] | None = None
+            ) -> tuple[str, list[Diff]]:
+    """('exact' | 'statistical', differences beyond tolerance). ``floors`` are the
+    metrics' declared tolerances, the least a statistical comparison allows."""
     same = bool(stored.get("environment")) and \
         platform_key(stored["environment"]) == platform_key(new["environment"])
-    return ("exact", _exact(stored, new)) if same else ("statistical", _statistical(stored, new))
+    if same:
+        return "exact", _exact(stored, new)
+    return "statistical", _statistical(stored, new, floors or {})
 
 
 def _close(a: float, b: float) -> bool:
@@ -113,7 +117,7 @@ def _exact(stored: dict, new: dict) -> list[Diff]:
     return diffs
 
 
-def _statistical(stored: dict, new: dict) -> list[Diff]:
+def _statistical(stored: dict, new: dict, floors: dict[str, float]) -> list[Diff]:
     diffs = []
     for label, metrics in stored["configs"].items():
         got = new["configs"].get(label, {})
@@ -123,7 +127,8 @@ def _statistical(stored: dict, new: dict) -> list[Diff]:
                 diffs.append(Diff(f"{label} {key}", f"{old['mean']:.6g}", "missing", "present"))
                 continue
             se = math.sqrt(((old["sd"] or 0) ** 2) / old["n"] + ((cur["sd"] or 0) ** 2) / cur["n"])
-            tol = max(Z * se, ATOL + RTOL * abs(old["mean"]))
+            tol = max(Z * se, floors.get(key.split("[")[0], 0.0),
+                      ATOL + RTOL * abs(old["mean"]))
             if abs(cur["mean"] - old["mean"]) > tol:
                 diffs.append(Diff(f"{label} {key} (mean of {cur['n']} seeds)",
                                   f"{old['mean']:.6g}", f"{cur['mean']:.6g}",

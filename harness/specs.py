@@ -29,6 +29,9 @@ class MetricSpec(Strict):
     kind: Literal["scalar", "vector", "curve"] = "scalar"
     labels: list[str] | None = None  # names of a vector's entries, e.g. layers
     timing: bool = False  # a wall-clock measurement: reported, never compared by regress
+    # Cross-platform regress compares means within 4 standard errors; this is the floor
+    # for metrics whose seeds can tie (accuracies of small test sets, counts).
+    tolerance: Annotated[float, Field(ge=0)] = 0.0
 
 
 class TuningSpec(Strict):

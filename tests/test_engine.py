@@ -223,6 +223,11 @@ def test_regress_exact_and_statistical(toy: Path, store_path: Path):
     mode, diffs = regress.compare(stored, other)
     assert mode == "statistical" and [d.what.split(" (")[0] for d in diffs] == \
         [f"{config} score"]
+    # a metric whose seeds tie (size: SD 0) moves by less than its declared floor
+    other["configs"][config]["score"]["mean"] -= 50
+    other["configs"][config]["size"]["mean"] += 0.5
+    assert len(regress.compare(stored, other)[1]) == 1
+    assert regress.compare(stored, other, {"size": 1.0}) == ("statistical", [])
 
 
 def test_store_file_is_plain_sqlite_for_pandas(toy: Path, store_path: Path):

@@ -1,0 +1,313 @@
+"""SPARLING on DIGIT CIRCLE: train one method, score the sequence and the motifs.
+
+params (see suite.toml for the values per tier):
+  method        MT | ST | L1 | KL | MT_noBN | MT_fixed
+                  MT, ST     thresholds behind batch norm, density annealed
+                  L1, KL     penalty on the (batch-normed) motif activations, no target
+                  MT_noBN    MT without the batch norm (ablation)
+                  MT_fixed   MT held at target_density / anneal_factor, no annealing (ablation)
+  size, font_px, min_radius, jitter, max_digits, pre_noise, post_noise   the data
+  width, units, d_model, heads, enc_layers, dec_layers, pool             the network
+  batch_size, lr, warmup, clip, max_steps                                the optimiser
+  val_every, n_val, n_test, eval_batch, data_seed                        evaluation
+  start_density, target_density, anneal_factor, bar_start, bar_decay,
+  bar_min, anneal_on ("exact" | "edit"), momentum, probe_above           sparsity
+  l1_weight, kl_weight                                                   baselines
+
+Training batch ``k`` of a cell is DIGIT CIRCLE samples ``k*B .. k*B+B-1`` of stream 0
+under the cell's seed (a fresh stream, as in the paper); the validation and test sets
+are streams 1 and 2 under ``data_seed``, the same for every cell. Model initialisation
+draws from the global RNG the harness seeded; nothing else is random.
+
+Metrics: see suite.toml ``[metrics]``. Motif scoring follows the authors' evaluation
+(sparling-repro ``pixel_art/analysis/evaluate_motifs.py``): for each stamp, in the
+order stamped, the channel with the largest activation inside the stamp's box is its
+prediction ("none" if no activation is there) and the box is cleared; every active
+position left over is a false positive. FNE = undetected stamps / stamps; FPE =
+false positives / (false positives + detected stamps); CE = 1 - (detected stamps on
+the channel that the Hungarian matching of channels to digits assigns to their digit)
+/ detected stamps (100 % when nothing is detected). ``motif_acc`` (ours, one number
+for "identifies the motifs") = correctly identified stamps / (stamps + false positives).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from baselines.digit_circle import DigitCircleConfig, generate
+from baselines.sparling import (
+    BOS,
+    EOS,
+    DensityAnnealer,
+    SparlingNet,
+    forward_flops,
+    sequence_loss,
+)
+from harness.task_api import RunContext, check_finite
+
+TASK_VERSION = "1"
+
+# method -> (bottleneck, batch norm, annealed)
+VARIANTS = {
+    "MT": ("MT", True, True),
+    "ST": ("ST", True, True),
+    "L1": ("L1", True, False),
+    "KL": ("KL", True, False),
+    "MT_noBN": ("MT", False, True),
+    "MT_fixed": ("MT", True, False),
+}
+
+
+# ----------------------------------------------------------------- data
+
+
+def data_config(p: dict) -> DigitCircleConfig:
+    return DigitCircleConfig(size=int(p["size"]), font_px=int(p["font_px"]),
+                             min_radius=int(p["min_radius"]), jitter=int(p["jitter"]),
+                             max_digits=int(p["max_digits"]), pre_noise=float(p["pre_noise"]),
+                             post_noise=float(p["post_noise"]))
+
+
+@functools.lru_cache(maxsize=4)
+def _fixed_set(cfg: DigitCircleConfig, data_seed: int, stream: int, n: int):
+    return generate(cfg, data_seed, stream, 0, n)  # shared by every cell of a process
+
+
+def teacher_forcing(labels: np.ndarray, lengths: np.ndarray, device):
+    """Decoder input [BOS, d1..dk, EOS..], targets [d1..dk, EOS, EOS..], mask up to EOS."""
+    n, m = labels.shape
+    targets = np.full((n, m + 1), EOS, dtype=np.int64)
+    targets[:, :m] = np.where(labels >= 0, labels, EOS)
+    tokens_in = np.concatenate([np.full((n, 1), BOS), targets[:, :-1]], 1)
+    mask = np.arange(m + 1)[None] <= lengths[:, None]
+    return (torch.from_numpy(tokens_in).to(device), torch.from_numpy(targets).to(device),
+            torch.from_numpy(mask).to(device=device, dtype=torch.float32))
+
+
+# ----------------------------------------------------------------- scoring
+
+
+def edit_distance(a: list[int], b: list[int]) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def sequences(tokens: np.ndarray) -> list[list[int]]:
+    """Greedy outputs up to the first EOS."""
+    out = []
+    for row in tokens.tolist():
+        out.append(row[: row.index(EOS)] if EOS in row else row)
+    return out
+
+
+def sequence_scores(pred: list[list[int]], labels: np.ndarray, lengths: np.ndarray
+                    ) -> tuple[float, float]:
+    """(exact-sequence accuracy, mean edit distance / max length), both fractions."""
+    exact, err = 0, 0.0
+    for p, lab, k in zip(pred, labels, lengths, strict=True):
+        true = lab[:k].tolist()
+        exact += p == true
+        err += edit_distance(p, true) / max(len(p), len(true))
+    return exact / len(pred), err / len(pred)
+
+
+def motif_confusion(values: np.ndarray, active: np.ndarray, digits: np.ndarray,
+                    boxes: np.ndarray) -> np.ndarray:
+    """Counts (channels + 1, 11): rows channel / none, columns digit / none."""
+    n, c = values.shape[:2]
+    conf = np.zeros((c + 1, 11), dtype=np.int64)
+    for i in range(n):
+        act = active[i].copy()
+        val = np.where(act, values[i], -np.inf)
+        for d, (r0, c0, r1, c1) in zip(digits[i], boxes[i], strict=True):
+            if d < 0:
+                break
+            region = act[:, r0:r1, c0:c1]
+            if region.any():
+                conf[int(val[:, r0:r1, c0:c1].max(axis=(1, 2)).argmax()), d] += 1
+            else:
+                conf[c, d] += 1
+            act[:, r0:r1, c0:c1] = False
+            val[:, r0:r1, c0:c1] = -np.inf
+        conf[:c, 10] += act.sum(axis=(1, 2))
+    return conf
+
+
+def motif_errors(conf: np.ndarray) -> dict[str, float]:
+    """FPE, FNE, CE and motif_acc in percent from a confusion count matrix."""
+    c = conf.shape[0] - 1
+    core = conf[:c, :10]
+    stamps, missed, false_pos = conf[:, :10].sum(), conf[c, :10].sum(), conf[:c, 10].sum()
+    detected = core.sum()
+    rows, cols = linear_sum_assignment(-core)
+    matched = core[rows, cols].sum()
+    return {
+        "fne": 100.0 * missed / max(stamps, 1),
+        "fpe": 100.0 * false_pos / max(false_pos + detected, 1),
+        "ce": 100.0 * (1 - matched / detected) if detected else 100.0,
+        "motif_acc": 100.0 * matched / max(stamps + false_pos, 1),
+    }
+
+
+@torch.no_grad()
+def evaluate(model: SparlingNet, data, device, batch: int, motifs: bool) -> dict:
+    """Greedy sequences (and, with ``motifs``, motif scores and density) on ``data``."""
+    was_training = model.training
+    model.eval()
+    preds, conf, active, zeros, total, per_channel = [], None, 0, 0, 0, None
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    elapsed = 0.0  # the model's time only: motifs and greedy decoding, not the scoring
+    for i in range(0, len(data.images), batch):
+        images = torch.from_numpy(data.images[i : i + batch]).to(device)
+        sync()
+        start = time.perf_counter()
+        m = model.motifs(images)
+        tokens = model.greedy(m)
+        sync()
+        elapsed += time.perf_counter() - start
+        preds += sequences(tokens.cpu().numpy())
+        if motifs:
+            act = model.bottleneck.active(m)
+            active += int(act.sum())
+            zeros += int((m == 0).sum())
+            total += act.numel()
+            counts = act.sum(dim=(0, 2, 3)).cpu().numpy()
+            per_channel = counts if per_channel is None else per_channel + counts
+            part = motif_confusion(m.float().cpu().numpy(), act.cpu().numpy(),
+                                   data.digits[i : i + batch], data.boxes[i : i + batch])
+            conf = part if conf is None else conf + part
+    model.train(was_training)
+    exact, err = sequence_scores(preds, data.labels, data.lengths)
+    out = {"exact": exact, "edit_err": err, "ms_per_image": 1000 * elapsed / len(preds)}
+    if motifs:
+        out.update(motif_errors(conf), density=active / total, zeros=zeros / total,
+                   per_channel=per_channel)
+    return out
+
+
+# ----------------------------------------------------------------- training
+
+
+def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
+    p = params
+    if p["method"] not in VARIANTS:
+        raise ValueError(f"unknown method {p['method']!r}; expected one of {list(VARIANTS)}")
+    if "seed" in p and int(p["seed"]) != ctx.seed:
+        raise ValueError(f"params seed {p['seed']} != ctx.seed {ctx.seed}")
+    kind, batch_norm, annealed = VARIANTS[p["method"]]
+    device, cfg = ctx.device, data_config(p)
+    target, factor = float(p["target_density"]), float(p["anneal_factor"])
+    density = float(p["start_density"]) if annealed else target / factor
+    max_len = cfg.max_digits + 1
+
+    model = SparlingNet(kind, cfg.size, int(p["width"]), int(p["units"]), 10, batch_norm,
+                        density, int(p["d_model"]), int(p["heads"]), int(p["enc_layers"]),
+                        int(p["dec_layers"]), int(p["pool"]), max_len,
+                        float(p["momentum"])).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=float(p["lr"]))
+    warmup = max(int(p["warmup"]), 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    annealer = DensityAnnealer(density, target, factor, float(p["bar_start"]),
+                               float(p["bar_decay"]), float(p["bar_min"])) if annealed else None
+    # the probe evaluation is taken at this many reductions, probe_above short of the target
+    probe_k = max(annealer.steps_to_target() - int(p["probe_above"]), 0) if annealer else -1
+
+    val = _fixed_set(cfg, int(p["data_seed"]), 1, int(p["n_val"]))
+    test = _fixed_set(cfg, int(p["data_seed"]), 2, int(p["n_test"]))
+    batch, eval_batch = int(p["batch_size"]), int(p["eval_batch"])
+    max_steps, val_every = int(p["max_steps"]), int(p["val_every"])
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    curves = {"train_loss": [], "val_acc_curve": [], "density_curve": []}
+    probe, step, train_time, loss_sum = None, 0, 0.0, torch.zeros((), device=device)
+    model.train()
+    tick = time.perf_counter()
+    while step < max_steps:
+        data = generate(cfg, ctx.seed, 0, step * batch, batch)
+        images = torch.from_numpy(data.images).to(device)
+        tokens_in, targets, mask = teacher_forcing(data.labels, data.lengths, device)
+        logits, m = model(images, tokens_in)
+        loss = sequence_loss(logits, targets, mask) + model.bottleneck.penalty(
+            m, float(p["l1_weight"]), float(p["kl_weight"]), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float(p["clip"]))
+        opt.step()
+        sched.step()
+        loss_sum += loss.detach()
+        step += 1
+        if step % val_every and step < max_steps:
+            continue
+        sync()
+        train_time += time.perf_counter() - tick
+        interval = (step - 1) % val_every + 1
+        mean_loss = loss_sum.item() / interval
+        check_finite(mean_loss, f"step {step}")
+        loss_sum.zero_()
+        v = evaluate(model, val, device, eval_batch, motifs=False)
+        acc = v["exact"] if p["anneal_on"] == "exact" else 1.0 - v["edit_err"]
+        curves["train_loss"].append(mean_loss)
+        curves["val_acc_curve"].append(100.0 * acc)
+        curves["density_curve"].append(100.0 * (model.bottleneck.density or 0.0))
+        ctx.progress(step / max_steps)
+        if annealer is not None and step < max_steps:  # never change density untrained
+            before = annealer.reductions
+            outcome = annealer.step(acc)
+            if outcome != "hold" and before == probe_k and probe is None:
+                probe = evaluate(model, test, device, eval_batch, motifs=True)
+            if outcome == "done":
+                break
+            model.bottleneck.density = annealer.density
+        tick = time.perf_counter()
+
+    final = evaluate(model, test, device, eval_batch, motifs=True)
+    return _metrics(p, model, annealer, final, probe, curves, step, train_time)
+
+
+def _metrics(p, model, annealer, final, probe, curves, steps, train_time) -> dict:
+    b = model.bottleneck
+    counts = final["per_channel"].astype(float)
+    flops = forward_flops(int(p["size"]), int(p["width"]), int(p["units"]), 10,
+                          int(p["d_model"]), int(p["enc_layers"]), int(p["dec_layers"]),
+                          int(p["pool"]), int(p["max_digits"]) + 1)
+    total = sum(flops.values())
+    out = {
+        "e2e_acc": 100.0 * final["exact"],
+        "e2e_err": 100.0 * final["edit_err"],
+        "e2e_edit_acc": 100.0 * (1.0 - final["edit_err"]),
+        "density_pct": 100.0 * final["density"],
+        "sparsity_pct": 100.0 * (1.0 - final["density"]),
+        "fpe": final["fpe"], "fne": final["fne"], "ce": final["ce"],
+        "motif_acc": final["motif_acc"],
+        "channel_cv": float(counts.std() / counts.mean()) if counts.mean() > 0 else 0.0,
+        "dead_channels": float((counts == 0).sum()),
+        "steps": float(steps),
+        "gflops": total / 1e9,
+        "flops_saved_pct": 100.0 * flops["embed"] * final["zeros"] / total,
+        "step_ms": 1000.0 * train_time / max(steps, 1),
+        "infer_ms": final["ms_per_image"],
+        **curves,
+    }
+    if b.density is not None:  # MT / ST family
+        out["target_density_pct"] = 100.0 * b.density
+        out["density_over_target"] = final["density"] / b.density
+    if annealer is not None:
+        out["reached_target"] = float(annealer.at_target)
+        out["finished"] = float(annealer.done)
+        out["anneal_steps"] = float(annealer.reductions)
+        if probe is not None:
+            for key, name in [("fpe", "fpe"), ("fne", "fne"), ("ce", "ce"),
+                              ("motif_acc", "motif_acc")]:
+                out[f"{name}_at"] = [probe[key], final[key]]
+            out["e2e_err_at"] = [100.0 * probe["edit_err"], 100.0 * final["edit_err"]]
+            out["density_at"] = [100.0 * probe["density"], 100.0 * final["density"]]
+    return out
