@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,10 +37,28 @@ def _invalid_metrics(metrics: object) -> str | None:
     return None
 
 
+@contextmanager
+def suite_threads(suite: Suite, device: torch.device) -> Iterator[None]:
+    """The suite's pinned CPU thread count, if it has one, for the duration of a cell."""
+    before = torch.get_num_threads()
+    if suite.spec.threads and device.type == "cpu":
+        torch.set_num_threads(suite.spec.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path | None,
                  progress: Callable[[float], None] = lambda f: None) -> CellRecord:
     """Run ``cell`` in this process. Exceptions from the task become a failed record;
     KeyboardInterrupt and SystemExit pass through so the user can stop a run."""
+    with suite_threads(suite, device):
+        return _execute_cell(suite, cell, device, data_dir, progress)
+
+
+def _execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path | None,
+                  progress: Callable[[float], None]) -> CellRecord:
     seed_everything(cell.seed)
     ctx = RunContext(seed=cell.seed, device=device, data_dir=data_dir, stage=cell.stage,
                      progress=progress)
@@ -80,6 +99,13 @@ def execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
     """Run cells through the task's batched form; each gets its own record (wall time is
     the batch's, shared out). If the batched form itself raises, the cells run one by one
     so that one bad cell cannot fail the others."""
+    with suite_threads(suite, device):
+        return _execute_batch(suite, cells, device, data_dir, progress)
+
+
+def _execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
+                   data_dir: Path | None, progress: Callable[[float], None]
+                   ) -> list[CellRecord]:
     seed_everything(cells[0].seed)
     ctxs = [RunContext(seed=c.seed, device=device, data_dir=data_dir, stage=c.stage,
                        progress=progress if i == 0 else (lambda f: None))

@@ -69,7 +69,7 @@ def reproduced_text(s, spec: str) -> str:
         return "not run"
     if s.n < 2:
         return f"{format(s.mean, spec)} (n=1)"
-    if s.sd == 0:
+    if s.sd <= 1e-12 * max(1.0, abs(s.mean)):  # equal seeds (mean rounding leaves ~1e-17)
         return f"{format(s.mean, spec)} (all {s.n} seeds)"
     return (f"{format(s.mean, spec)} ± {format(s.sd, spec)} "
             f"[{format(s.ci_low, spec)}, {format(s.ci_high, spec)}]")

@@ -105,6 +105,9 @@ class SuiteSpec(Strict):
     grid: list[GridSpec] = []
     tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
+    # CPU threads every cell runs with (recorded in its fingerprint); None: the process's
+    # setting (--threads). Small models often run faster, and always the same, on one.
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = None
 
     def factor_values(self) -> dict[str, list]:
         """Every factor of every grid (and ``grid`` itself) with all its values."""
