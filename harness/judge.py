@@ -301,7 +301,7 @@ class Judge:
             rep_sd, rep_n_eff = 0.0, None  # a bare number: treated as exact
         diff = s.mean - rep.mean
         if s.n < 2:
-            if is_exact_match(s.mean, rep, margin):
+            if abs(s.mean - rep.mean) <= margin:
                 v.verdict, v.reason = INCONCLUSIVE, (
                     f"Reproduced {fmt(s.mean, spec)} from one seed vs reported {rep.text}: "
                     "within the margin, but one seed gives no interval.")
@@ -391,10 +391,6 @@ class Judge:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def is_exact_match(value: float, rep: stats.Reported, margin: float) -> bool:
-    return abs(value - rep.mean) <= margin
 
 
 def _compare(left: float, op: str, right: float, tol: float) -> bool:

@@ -43,7 +43,6 @@ class TuningResult:
 class RunResult:
     plan: Plan
     tuning: list[TuningResult]
-    cells: list[Cell]
     records: list[CellRecord]  # main-stage records present in the store, in grid order
     executed: int = 0  # cells and trials trained by this call (not read from the store)
 
@@ -232,7 +231,7 @@ class Runner:
                                  f"{'failed' if record.status == 'failed' else 'ok'}")
         finally:
             bar.close()
-        return RunResult(plan, tuning, cells, records, self.executed)
+        return RunResult(plan, tuning, records, self.executed)
 
 
 def _label(params: dict, plan: Plan | None = None) -> str:

@@ -23,14 +23,7 @@ ADAPTIVE_ONLY = {"loss_vs_fixed50_pct", "speed_vs_fixed50_pct", "param_overhead_
                  "param_overhead_full_pct"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these tests check correctness, not speed, and two threads on a
-    busy two-core machine run many times slower (spinning OpenMP workers)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def params(**over) -> dict:

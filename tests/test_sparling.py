@@ -20,13 +20,6 @@ from harness.suite import load_suite
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run no faster on two threads, and far slower on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def channel_data(n: int, gen: torch.Generator, scales=(1.0,) * 10) -> torch.Tensor:

@@ -33,15 +33,7 @@ from baselines.synthetic_lm import (
     validation_set,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these tests check correctness, not speed, and two threads on a
-    busy two-core machine run many times slower (spinning OpenMP workers)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(d_model=16, n_layers=2, n_heads=2, max_len=64)

@@ -83,30 +83,42 @@ def per_example_summary(err: torch.Tensor) -> dict[str, float]:
     }
 
 
-def train_classifier(model: FFN, x: torch.Tensor, y: torch.Tensor, epochs: int,
-                     batch_size: int, lr: float, ctx: RunContext,
-                     on_epoch: Callable[[int], None]) -> tuple[list[float], int]:
-    """Adam on cross-entropy; a seeded permutation per epoch, the last smaller batch kept.
-    Returns the mean training loss per epoch and the number of optimiser steps."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    n, losses, steps = len(x), [], 0
-    model.train()
+def _fit(module: torch.nn.Module, n: int, epochs: int, batch_size: int, lr: float,
+         ctx: RunContext, where: str, batch_loss: Callable[[torch.Tensor], torch.Tensor],
+         after_step: Callable[[], None] = lambda: None,
+         on_epoch: Callable[[int], None] | None = None) -> tuple[list[float], int]:
+    """Adam (fused) over ``n`` rows: a seeded permutation per epoch, the last smaller batch
+    kept; ``batch_loss(idx)`` is the loss of the rows ``idx``. Returns the mean loss per
+    epoch and the number of optimiser steps."""
+    opt = torch.optim.Adam(module.parameters(), lr=lr, fused=True)
+    losses, steps = [], 0
+    module.train()
     for e in range(epochs):
-        perm = torch.randperm(n, generator=ctx.generator).to(x.device)
+        perm = torch.randperm(n, generator=ctx.generator).to(ctx.device)
         total = 0.0
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = batch_loss(idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            after_step()
             total += loss.item() * len(idx)
             steps += 1
         epoch_loss = total / n
-        check_finite(epoch_loss, f"classifier epoch {e}")
+        check_finite(epoch_loss, f"{where} epoch {e}")
         losses.append(epoch_loss)
-        on_epoch(e)
+        if on_epoch:
+            on_epoch(e)
     return losses, steps
+
+
+def train_classifier(model: FFN, x: torch.Tensor, y: torch.Tensor, epochs: int,
+                     batch_size: int, lr: float, ctx: RunContext,
+                     on_epoch: Callable[[int], None]) -> tuple[list[float], int]:
+    """The classifier on cross-entropy."""
+    return _fit(model, len(x), epochs, batch_size, lr, ctx, "classifier",
+                lambda idx: F.cross_entropy(model(x[idx]), y[idx]), on_epoch=on_epoch)
 
 
 @torch.no_grad()
@@ -135,30 +147,15 @@ def new_sae(params: dict, device: torch.device, train_logits: torch.Tensor) -> J
 def train_sae(sae: JumpReLUSAE, x: torch.Tensor, lam: float, epochs: int, batch_size: int,
               lr: float, ctx: RunContext, where: str,
               on_epoch: Callable[[int], None] | None = None) -> tuple[list[float], int]:
-    """MSE + lam * mean hard L0, Adam, decoder columns renormalised after every step.
-    ``x`` is in SAE space. Returns the mean loss per epoch and the optimiser steps."""
-    opt = torch.optim.Adam(sae.parameters(), lr=lr, fused=True)
-    n, losses, steps = len(x), [], 0
-    sae.train()
-    for e in range(epochs):
-        perm = torch.randperm(n, generator=ctx.generator).to(x.device)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            xb = x[perm[i:i + batch_size]]
-            rec, gates = sae(xb)
-            loss = F.mse_loss(rec, xb) + lam * gates.sum(1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sae.renorm_decoder()
-            total += loss.item() * len(xb)
-            steps += 1
-        epoch_loss = total / n
-        check_finite(epoch_loss, f"{where} epoch {e}")
-        losses.append(epoch_loss)
-        if on_epoch:
-            on_epoch(e)
-    return losses, steps
+    """MSE + lam * mean hard L0, decoder columns renormalised after every step.
+    ``x`` is in SAE space."""
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        xb = x[idx]
+        rec, gates = sae(xb)
+        return F.mse_loss(rec, xb) + lam * gates.sum(1).mean()
+
+    return _fit(sae, len(x), epochs, batch_size, lr, ctx, where, batch_loss,
+                sae.renorm_decoder, on_epoch)
 
 
 # ------------------------------------------------------------------ the task
