@@ -72,6 +72,26 @@ class Results:
             return None
         return next(iter(values.values()))
 
+    def tiles(self, where: dict, metric: str, shape: list[int], count: int,
+              seed: int | None, source: str) -> tuple[int, np.ndarray] | None:
+        """(seed, the first ``count`` tiles of an image metric) of one configuration:
+        the given seed's, else the lowest finished seed's; None when none finished."""
+        config = self.config_for(where, source)
+        if config is None:
+            return None
+        done = sorted((r for r in self._records(config) if r.status == "done"
+                       and metric in r.metrics), key=lambda r: r.params["seed"])
+        if seed is not None:
+            done = [r for r in done if r.params["seed"] == seed]
+        if not done:
+            return None
+        flat = np.asarray(done[0].metrics[metric], dtype=float)
+        size = shape[0] * shape[1]
+        if flat.size % size:
+            raise SpecError(source, "metric", f"{metric!r} has {flat.size} values, not a whole "
+                            f"number of {shape[0]} x {shape[1]} tiles")
+        return done[0].params["seed"], flat.reshape(-1, *shape)[:count]
+
     def summaries(self) -> list[tuple[dict, str, Summary]]:
         """(config, metric label, summary) for every scalar and vector entry, grid order;
         wall-clock (timing) metrics are left out: they never repeat exactly."""
@@ -81,7 +101,7 @@ class Results:
             if not records:
                 continue
             for name, spec in self.plan.suite.spec.metrics.items():
-                if spec.kind == "curve" or spec.timing:
+                if spec.kind in ("curve", "image") or spec.timing:
                     continue
                 first = records[0].metrics.get(name)
                 if first is None:

@@ -19,6 +19,39 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def plot_tiles(rows: list[tuple[str, int | None, np.ndarray | None]], title: str,
+               path: Path) -> bool:
+    """One row of grey-scale tiles per configuration (each tile scaled to its own range);
+    returns False when no row has tiles."""
+    drawn = [t for _, _, t in rows if t is not None]
+    if not drawn:
+        return False
+    cols = max(len(t) for t in drawn)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(0.75 * cols + 1.6, 0.8 * len(rows) + 0.6),
+                             squeeze=False)
+    for r, (label, seed, tiles) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if tiles is not None and c < len(tiles):
+                tile = tiles[c]
+                low, high = float(tile.min()), float(tile.max())
+                ax.imshow(tile, cmap="gray", vmin=low, vmax=high if high > low else low + 1,
+                          interpolation="nearest")
+        name = label if seed is None else f"{label} (seed {seed})"
+        axes[r][0].set_ylabel(_plain(name if tiles is not None else f"{label}: not run"),
+                              rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(_plain(title), fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=64, metadata={"Software": None})
+    plt.close(fig)
+    return True
+
+
 def plot_table(result: TableResult, path: Path) -> bool:
     """Grouped bars per metric column; returns False when there is nothing to draw."""
     spec = result.spec

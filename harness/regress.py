@@ -1,6 +1,7 @@
 """Stored numbers: write them from a run, compare a new run against them.
 
-Metrics marked ``timing = true`` are left out: wall-clock numbers never repeat.
+Metrics marked ``timing = true`` are left out: wall-clock numbers never repeat; so are
+image metrics (pictures such as decoder filters; the numbers judged are regressed).
 Exact comparison (float tolerance) when the stored run came from the same platform
 (torch, device, threads), where reruns are bit-identical; statistical comparison of
 per-configuration means otherwise.
@@ -38,7 +39,8 @@ def _label(params: dict, keys: list[str]) -> str:
 def snapshot(run: RunResult, command: str) -> dict:
     plan = run.plan
     factors = plan.factor_names
-    timings = {name for name, m in plan.suite.spec.metrics.items() if m.timing}
+    timings = {name for name, m in plan.suite.spec.metrics.items()
+               if m.timing or m.kind == "image"}
     envs = [r.fingerprint for r in run.records]
     env = {k: v for k, v in envs[0].items() if k != "git_commit"} if envs else {}
     cells, groups = {}, {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
-from .plots import plot_table
+from .plots import plot_table, plot_tiles
 from .report import MARKS, VERDICT_ORDER, ReportModel
 from .suite import REPO_ROOT
 
@@ -60,6 +60,12 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
         if plot_table(table.result, path):
             plots[table.id] = f"{model.suite}/{table.id}.png"
             images[table.id] = "data:image/png;base64," + base64.b64encode(
+                path.read_bytes()).decode()
+    for figure in model.figures:
+        path = plot_dir / f"{figure.id}.png"
+        if plot_tiles(figure.rows, figure.title, path):
+            plots[figure.id] = f"{model.suite}/{figure.id}.png"
+            images[figure.id] = "data:image/png;base64," + base64.b64encode(
                 path.read_bytes()).decode()
     model = replace(model, plots=plots)
     tuning_rows, failed_rows = _rows(model)

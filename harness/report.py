@@ -43,6 +43,15 @@ class RenderedTable:
 
 
 @dataclass
+class RenderedFigure:
+    id: str
+    title: str
+    note: str
+    shape: list[int]
+    rows: list[tuple[str, int | None, object]]  # (label, seed, tiles array or None)
+
+
+@dataclass
 class ReportModel:
     suite: str
     title: str
@@ -61,7 +70,8 @@ class ReportModel:
     failed: list[dict]
     missing: int
     seed_stats: list[list[str]]
-    plots: dict[str, str] = field(default_factory=dict)  # table id -> PNG file name
+    figures: list[RenderedFigure] = field(default_factory=list)
+    plots: dict[str, str] = field(default_factory=dict)  # table/figure id -> PNG file name
 
 
 def reproduced_text(s, spec: str) -> str:
@@ -174,7 +184,21 @@ def build(run: RunResult, command: str) -> ReportModel:
         table_verdicts=table_verdicts,
         counts={k: counts.get(k, 0) for k in VERDICT_ORDER}, flags=flags, failed=failed,
         missing=missing, seed_stats=seed_statistics(results),
+        figures=figures(results, str(suite.folder / "claims.toml")),
     )
+
+
+def figures(results: Results, source: str) -> list[RenderedFigure]:
+    out = []
+    metrics = results.plan.suite.spec.metrics
+    for fig in results.plan.suite.claims.figure:
+        shape = metrics[fig.metric].shape
+        rows = []
+        for row in fig.row:
+            found = results.tiles(row.where, fig.metric, shape, fig.tiles, fig.seed, source)
+            rows.append((row.label, *(found if found else (None, None))))
+        out.append(RenderedFigure(fig.id, fig.title, fig.note, list(shape), rows))
+    return out
 
 
 def seed_statistics(results: Results) -> list[list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Scalar = bool | int | float | str
 Where = dict[str, Scalar]
@@ -26,12 +26,23 @@ class Strict(BaseModel):
 class MetricSpec(Strict):
     description: str = ""
     unit: str = ""
-    kind: Literal["scalar", "vector", "curve"] = "scalar"
+    # image: a stack of equally shaped tiles (e.g. decoder filters), drawn by a claims.toml
+    # [[figure]]; stored with the cell, never summarised, compared or tested
+    kind: Literal["scalar", "vector", "curve", "image"] = "scalar"
     labels: list[str] | None = None  # names of a vector's entries, e.g. layers
+    shape: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] \
+        | None = None  # an image metric's tile, [height, width]
     timing: bool = False  # a wall-clock measurement: reported, never compared by regress
     # Cross-platform regress compares means within 4 standard errors; this is the floor
     # for metrics whose seeds can tie (accuracies of small test sets, counts).
     tolerance: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _image_shape(self) -> MetricSpec:
+        if (self.shape is not None) != (self.kind == "image"):
+            raise ValueError("an image metric needs shape = [height, width]; other kinds "
+                             "take none")
+        return self
 
 
 class TuningSpec(Strict):
@@ -184,6 +195,23 @@ class TableSpec(Strict):
     plot: bool = True
 
 
+class FigureRowSpec(Strict):
+    label: str
+    where: Where = {}
+
+
+class FigureSpec(Strict):
+    """Tiles of an image metric: one row per configuration, from the first finished seed."""
+
+    id: Name
+    title: str
+    metric: Name
+    row: Annotated[list[FigureRowSpec], Field(min_length=1)]
+    tiles: Annotated[int, Field(ge=1, le=256)] = 16  # the first n tiles of each row
+    seed: int | None = None  # which seed's tiles (default: the lowest finished)
+    note: str = ""
+
+
 ClaimKind = Literal[
     "greater", "equivalent", "value", "threshold", "above_chance", "internal", "not_testable"
 ]
@@ -216,6 +244,7 @@ class ClaimSpec(Strict):
 class ClaimsSpec(Strict):
     source: SourceSpec
     table: list[TableSpec] = []
+    figure: list[FigureSpec] = []
     claim: list[ClaimSpec] = []
 
     def reported_text(self, table_id: str, row_label: str, col_key: str) -> str:

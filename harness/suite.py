@@ -231,6 +231,8 @@ def _check_metric(path: Path, key: str, metric: str, index: int | None, spec: Su
         raise SpecError(path, key, f"no task metric {metric!r}; the suite's metrics are "
                         f"{sorted(spec.metrics)}")
     kind = spec.metrics[metric].kind
+    if kind == "image":
+        raise SpecError(path, key, f"metric {metric!r} is an image: only a [[figure]] shows it")
     if index is not None and kind == "scalar":
         raise SpecError(path, key, f"metric {metric!r} is a scalar; it takes no index")
     if index is None and kind == "vector":
@@ -265,6 +267,17 @@ def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
                     raise SpecError(path, f"table[{t}].row[{r}].reported.{key}",
                                     f"no column {key!r} in this table; columns are {keys}")
                 _parse_or_fail(path, f"table[{t}].row[{r}].reported.{key}", row.reported[key])
+    for f, figure in enumerate(claims.figure):
+        fkey = f"figure[{f}]"
+        if figure.id in table_ids:
+            raise SpecError(path, f"{fkey}.id", f"duplicate table or figure id {figure.id!r}")
+        table_ids.add(figure.id)
+        if figure.metric not in spec.metrics or spec.metrics[figure.metric].kind != "image":
+            images = sorted(n for n, m in spec.metrics.items() if m.kind == "image")
+            raise SpecError(path, f"{fkey}.metric", f"{figure.metric!r} is not an image "
+                            f"metric of the suite; its image metrics are {images}")
+        for r, row in enumerate(figure.row):
+            _check_where(path, f"{fkey}.row[{r}].where", row.where, spec)
     ids: set[str] = set()
     for i, claim in enumerate(claims.claim):
         key = f"claim[{i}]"

@@ -3,7 +3,8 @@
 A task is a plain function ``run(params, ctx) -> metrics``. ``params`` is the
 fully resolved parameter dict of one cell (factors, fixed parameters, tier
 overrides, tuned values and ``seed``). ``metrics`` maps a metric name to a
-float (scalar) or a list of floats (a per-layer vector or a per-epoch curve).
+float (scalar) or a list of floats (a per-layer vector, a per-epoch curve or the
+flattened tiles of an image).
 """
 
 from __future__ import annotations

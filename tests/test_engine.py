@@ -196,6 +196,30 @@ def test_reports_render_and_escape_hostile_text(toy: Path, store_path: Path, tmp
     assert "data:image/png;base64," in html and (tmp_path / "out" / "toy" / "main.png").exists()
 
 
+def test_image_metrics_are_figures_not_numbers(toy: Path, store_path: Path, tmp_path: Path):
+    result, _ = run_toy(toy, store_path)
+    model = build(result, "cmd")
+    [figure] = model.figures
+    (label_a, seed_a, tiles_a), (label_b, seed_b, tiles_b) = figure.rows
+    assert (label_a, seed_a, label_b, seed_b) == ("A", 0, "B", 0)  # the lowest seed
+    assert tiles_a.shape == (2, 2, 3) and tiles_a[0].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert tiles_a[1, 0, 0] == 2 * tiles_b[1, 0, 0]  # arm means 10 and 5, same seed's draw
+    assert not any(metric.startswith("tiles") for _, metric, *_ in model.seed_stats)
+    snap = regress.snapshot(result, "cmd")
+    assert all("tiles" not in c["metrics"] for c in snap["cells"].values())
+    paths = write_suite_report(model, tmp_path / "out")
+    assert (tmp_path / "out" / "toy" / "tiles.png").stat().st_size > 1000
+    assert "![Toy tiles](toy/tiles.png)" in paths["md"].read_text()
+    assert '<img alt="Toy tiles" src="data:image/png;base64,' in paths["html"].read_text()
+    # nothing finished yet: the report says so instead of failing
+    empty, _ = run_toy(toy, tmp_path / "empty.sqlite", execute=False)
+    model = build(empty, "cmd")
+    assert [row[1:] for row in model.figures[0].rows] == [(None, None), (None, None)]
+    paths = write_suite_report(model, tmp_path / "empty")
+    assert "Not drawn: no configuration" in paths["md"].read_text()
+    assert not (tmp_path / "empty" / "toy" / "tiles.png").exists()
+
+
 # ------------------------------------------------------------------ regress
 
 

@@ -46,6 +46,10 @@ SUITE_CASES = [
     ("[params]\nspread = 0.5", "[params]\narm = 1\nspread = 0.5", "params.arm", "also a factor"),
     ('curve = { kind = "curve" }', 'curve = { kind = "matrix" }', "metrics.curve.kind", ""),
     ("trials = 4", "trials = 99999999", "tuning.trials", "less than or equal"),
+    (', shape = [2, 3] }', ' }', "metrics.tiles", "needs shape"),
+    ('curve = { kind = "curve" }', 'curve = { kind = "curve", shape = [2, 2] }',
+     "metrics.curve", "take none"),
+    ('shape = [2, 3] }', 'shape = [2, 0] }', "metrics.tiles.shape[1]", "greater than or equal"),
 ]
 
 CLAIMS_CASES = [
@@ -77,6 +81,11 @@ CLAIMS_CASES = [
      "claim[6].left", "no cell main/Z/score"),
     ('metric = "size"', 'metric = "layers"', "claim[3].metric", "vector; give an index"),
     ('metric = "size"', 'metric = "size"\nindex = 1', "claim[3].metric", "scalar"),
+    ('metric = "size"', 'metric = "tiles"', "claim[3].metric", "only a [[figure]] shows it"),
+    ('metric = "tiles"', 'metric = "score"', "figure[0].metric", "not an image metric"),
+    ('id = "tiles"', 'id = "main"', "figure[0].id", "duplicate table or figure id"),
+    ('{ label = "B", where = { arm = "b" } }', '{ label = "B", where = { arm = "q" } }',
+     "figure[0].row[1].where.arm", "not one of"),
 ]
 
 

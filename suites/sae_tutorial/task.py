@@ -17,6 +17,8 @@ params:
                 training rows, held-out training rows (calibration), test rows evaluated,
                 training rows the linear probe fits on
   noise_sd      Gaussian noise added for the denoising metric
+  filters       decoder columns kept as the image metric ``filters`` (the most used
+                units first; exercise 2's pictures)
 
 The harness seeds the global RNG before ``run``; model initialisations draw from it.
 Subsets, shuffles, noise and the anomaly inputs draw from ``ctx.generator``.
@@ -41,7 +43,7 @@ from baselines.sparse_autoencoders import (
 )
 from harness.task_api import RunContext, check_finite
 
-TASK_VERSION = "2"
+TASK_VERSION = "3"  # 3: decoder filters (exercise 2)
 
 
 def _data(params: dict, ctx: RunContext) -> dict[str, torch.Tensor]:
@@ -228,4 +230,13 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
         metrics["share_err_pct"] = 100.0 * abs(share - rho) / rho
     if calib_shares:
         metrics["calib_share"] = calib_shares
+    metrics["filters"] = most_used_filters(model, act, int(params["filters"]))
     return metrics
+
+
+def most_used_filters(model: SparseAE, act: torch.Tensor, count: int) -> list[float]:
+    """The decoder columns (28 x 28 each, flattened) of the ``count`` units active for the
+    most test inputs, most used first (ties: lower unit index)."""
+    uses = act.sum(0).cpu()
+    order = sorted(range(len(uses)), key=lambda j: (-int(uses[j]), j))[:count]
+    return model.dec.weight.detach().cpu().double()[:, order].T.flatten().tolist()
