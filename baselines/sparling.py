@@ -59,7 +59,7 @@ class SpatialSparsity(nn.Module):
     def update(self, x: torch.Tensor) -> None:
         flat = x.transpose(0, 1).reshape(x.shape[1], -1) if self.per_channel else x.reshape(1, -1)
         k = min(max(int(flat.shape[1] * (1.0 - self.density)), 1), flat.shape[1])
-        quantile = flat.kthvalue(k, dim=1).values
+        quantile = flat.kthvalue(k, dim=1).values.to(self.threshold.dtype)  # bf16 autocast
         if self.fresh:
             self.threshold.copy_(quantile)
             self.fresh = False

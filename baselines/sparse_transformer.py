@@ -194,7 +194,7 @@ class LatentAttention(nn.Module):
         logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, L, L)
         dense_probs = None
         if want_dense_probs:
-            dense_probs = logits.detach().masked_fill(~causal, float("-inf")).softmax(-1)
+            dense_probs = logits.detach().float().masked_fill(~causal, float("-inf")).softmax(-1)
             dense_probs = dense_probs.mean(1)
         mask = allowed if allowed.dim() == 2 else allowed[:, None]
         probs = logits.masked_fill(~mask, float("-inf")).softmax(-1)
@@ -246,7 +246,7 @@ class MoE(nn.Module):
                 continue
             w = (weight * (chosen == e)).sum(-1)  # (N,) this expert's weight per token
             y = expert(x.index_select(0, token)) * w.index_select(0, token)[:, None]
-            out = out.index_add(0, token, y)  # each token at most once per expert
+            out = out.index_add(0, token, y.to(out.dtype))  # each token once per expert
         return out.reshape(shape), balance, load.detach()
 
 
@@ -383,7 +383,9 @@ class SparseTransformer(nn.Module):
                     hard = allowed.to(soft.dtype)
                     gate = hard + soft * hard - (soft * hard).detach()
                 y, target = block.attn(h, allowed, causal, gate, want_dense_probs=True)
-                log_q = scores.masked_fill(~causal, -1e9).log_softmax(-1)
+                # in fp32 under bf16 autocast too (no-ops in fp32): a KL must not go negative
+                log_q = scores.float().masked_fill(~causal, -1e9).log_softmax(-1)
+                target = target.float()
                 kl = (torch.xlogy(target, target) - target * log_q).sum(-1)  # (B, L)
                 kls.append(kl.mean())
             else:

@@ -22,6 +22,9 @@ params:
   val_seed        seed of the validation set (the same for every cell)
   log_every       steps per point of the train_loss curve
   timing_warmup   steps left out of the throughput median
+  precision, compile
+                  speed options: "bf16" autocast, torch.compile of the model; both change
+                  the numbers, so they are off ("fp32", false) unless a tier asks
 
 The adaptive cell also trains a Fixed-50 % model from the same seed on the same
 batches, step for step in the same loop, so that "Adaptive vs Fixed 50 %" is a paired
@@ -51,6 +54,7 @@ from baselines.sparse_transformer import (
     config_for,
     count_params,
 )
+from baselines.speed import autocast, check_speed_params, compiled
 from baselines.synthetic_lm import (
     TYPES,
     VOCAB_SIZE,
@@ -111,6 +115,7 @@ def train(models: list[SparseTransformer], data: torch.Tensor, params: dict,
     steps, seq_len = int(params["steps"]), int(params["seq_len"])
     per_batch = data.shape[0] // steps
     log_every, clip = int(params["log_every"]), float(params["grad_clip"])
+    precision, _ = check_speed_params(params)
     cuda = ctx.device.type == "cuda"
     opts = [torch.optim.AdamW(m.parameters(), lr=float(params["lr"]), betas=(0.9, 0.95),
                               weight_decay=float(params["weight_decay"]), fused=False)
@@ -130,7 +135,8 @@ def train(models: list[SparseTransformer], data: torch.Tensor, params: dict,
             start = time.perf_counter()
             for group in opt.param_groups:
                 group["lr"] = lr
-            total, lm = loss_terms(model, inputs, targets, params)
+            with autocast(ctx.device, precision):
+                total, lm = loss_terms(model, inputs, targets, params)
             opt.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -154,7 +160,8 @@ def train(models: list[SparseTransformer], data: torch.Tensor, params: dict,
 
 
 @torch.no_grad()
-def evaluate(model: SparseTransformer, val: Batch, chunk: int, device: torch.device) -> dict:
+def evaluate(model: SparseTransformer, val: Batch, chunk: int, device: torch.device,
+             precision: str = "fp32") -> dict:
     """Loss, accuracy and key budget per sequence type; MoE balance; indexer KL."""
     model.eval()
     n, seq_len = val.tokens.shape[0], val.tokens.shape[1] - 1
@@ -165,9 +172,10 @@ def evaluate(model: SparseTransformer, val: Batch, chunk: int, device: torch.dev
     load = torch.zeros(model.cfg.n_experts, dtype=torch.float64)
     for start in range(0, n, chunk):
         part = val.tokens[start:start + chunk].to(device)
-        out = model(part[:, :-1])
+        with autocast(device, precision):
+            out = model(part[:, :-1])
         targets = part[:, 1:]
-        logits = out.logits.reshape(-1, VOCAB_SIZE)
+        logits = out.logits.float().reshape(-1, VOCAB_SIZE)
         rows = slice(start, start + len(part))
         nll[rows] = F.cross_entropy(logits, targets.reshape(-1), reduction="none") \
             .view(len(part), seq_len).double().cpu()
@@ -224,16 +232,18 @@ def _run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     if per_batch < 1:
         raise ValueError(f"tokens_per_step {params['tokens_per_step']} < seq_len {seq_len}")
 
+    precision, compile_ = check_speed_params(params)
     models = [SparseTransformer(build_config(variant, params)).to(ctx.device)]
     if variant == "adaptive":  # the paired Fixed-50 % model: same init stream, same data
         torch.manual_seed(ctx.seed)
         models.append(SparseTransformer(build_config("fixed50", params)).to(ctx.device))
+    models = [compiled(m, compile_) for m in models]
     data = sample(steps * per_batch, seq_len, ctx.generator).tokens
     trained = train(models, data, params, ctx)
 
     val = validation_set(seq_len, int(params["val_per_type"]), int(params["val_seed"]))
     truth = true_distribution_stats(val)
-    results = [evaluate(m, val, per_batch, ctx.device) for m in models]
+    results = [evaluate(m, val, per_batch, ctx.device, precision) for m in models]
     metrics: dict = {**results[0], **trained[0]}
     metrics["entropy_floor"] = entropy_floor(seq_len)["mixed"]
     metrics["bayes_val_loss"] = truth["nll"].mean().item()
