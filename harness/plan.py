@@ -134,6 +134,13 @@ def cell_id(suite: Suite, stage: str, params: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def narrow(factors: dict[str, list], keep: dict[str, list]) -> dict[str, list]:
+    """A grid's factors with a tier's values kept: each factor the tier names keeps only
+    the values the tier lists (in the grid's order); the others keep all of theirs."""
+    return {k: [v for v in values if v in keep[k]] if k in keep else list(values)
+            for k, values in factors.items()}
+
+
 def make_cell(suite: Suite, stage: str, params: dict) -> Cell:
     return Cell(cell_id(suite, stage, params), suite.name, stage, params)
 
@@ -145,14 +152,14 @@ def resolve(suite: Suite, tier: str | None = None) -> Plan:
         raise SpecError(suite.folder / "suite.toml", "tiers",
                         f"no tier {tier!r}; this suite has {sorted(spec.tiers)}")
     t = spec.tiers[tier]
-    factors = {**spec.factors, **{k: v for k, v in t.factors.items() if k in spec.factors}}
+    factors = narrow(spec.factors, t.factors)
     params = {**spec.params, **t.params}
     seeds_spec = t.seeds if t.seeds is not None else spec.seeds
     seeds = list(range(seeds_spec)) if isinstance(seeds_spec, int) else list(seeds_spec)
     grids = tuple(
-        Grid(g.name, {k: t.factors.get(k, v) for k, v in g.factors.items()},
-             {**g.params, **t.params})
-        for g in spec.grid if t.grids is None or g.name in t.grids)
+        Grid(g.name, narrow(g.factors, t.factors), {**g.params, **t.params})
+        for g in spec.grid if (t.grids is None or g.name in t.grids)
+        and all(narrow(g.factors, t.factors).values()))  # a grid narrowed to nothing is left out
     tuning = spec.tuning
     if tuning and t.tuning:
         update = {"params": {**tuning.params, **t.tuning.params}}

@@ -202,10 +202,15 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
                 hint = " (it is a factor: use tiers.<tier>.factors)" if key in spec.factors else ""
                 raise SpecError(path, f"tiers.{tier_name}.params.{key}",
                                 f"unknown parameter{hint}")
-        for key in tier.factors:
+        for key, values in tier.factors.items():
             if key not in all_factors or key == "grid":
                 raise SpecError(path, f"tiers.{tier_name}.factors.{key}",
                                 f"unknown factor; factors are {sorted(all_factors)}")
+            for i, value in enumerate(values):
+                if value not in all_factors[key]:
+                    raise SpecError(path, f"tiers.{tier_name}.factors.{key}[{i}]",
+                                    f"{value!r} is not one of the factor's values "
+                                    f"{all_factors[key]} (a tier narrows a grid, never adds)")
         if tier.tuning and not spec.tuning:
             raise SpecError(path, f"tiers.{tier_name}.tuning", "the suite has no [tuning]")
         if tier.tuning:

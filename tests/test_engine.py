@@ -69,6 +69,21 @@ def test_extra_grid_runs_beside_the_main_grid(toy: Path, store_path: Path):
         results.select({"arm": "a"}, "score", None, "claims.toml")
 
 
+def test_tier_factors_narrow_every_grid_and_never_add(toy: Path):
+    with open(toy / "suite.toml", "a") as f:
+        f.write('\n[[grid]]\nname = "sweep"\nfactors = { spread = [0.1, 0.2], arm = ["a"] }\n'
+                '\n[[grid]]\nname = "other"\nfactors = { arm = ["b"] }\n'
+                '\n[tiers.narrow]\nfactors = { arm = ["a", "c"], spread = [0.2] }\n')
+    plan = resolve(load_suite(str(toy)), "narrow")
+    assert plan.factors == {"arm": ["a", "c"]}  # the main grid keeps its own order
+    assert [(g.name, g.factors) for g in plan.grids] == \
+        [("sweep", {"spread": [0.2], "arm": ["a"]})]  # "other" (arm b only) is left out
+    text = (toy / "suite.toml").read_text()
+    (toy / "suite.toml").write_text(text.replace('arm = ["a", "c"], spread', 'arm = ["d"], spread'))
+    with pytest.raises(SparsebenchError, match=r"tiers\.narrow\.factors\.arm\[0\]: 'd' is not"):
+        load_suite(str(toy))
+
+
 # ------------------------------------------------------------------ store
 
 
