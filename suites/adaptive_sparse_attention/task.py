@@ -126,7 +126,7 @@ def train(models: list[SparseTransformer], data: torch.Tensor, params: dict,
     for m in models:
         m.train()
     for step in range(steps):
-        batch = data[step * per_batch:(step + 1) * per_batch].to(ctx.device)
+        batch = data[step * per_batch:(step + 1) * per_batch]  # already on the device
         inputs, targets = batch[:, :-1], batch[:, 1:]
         lr = learning_rate(step, params)
         for i, (model, opt) in enumerate(zip(models, opts, strict=True)):
@@ -238,7 +238,8 @@ def _run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
         torch.manual_seed(ctx.seed)
         models.append(SparseTransformer(build_config("fixed50", params)).to(ctx.device))
     models = [compiled(m, compile_) for m in models]
-    data = sample(steps * per_batch, seq_len, ctx.generator).tokens
+    # every training batch, generated up front and moved once: no per-step host copies
+    data = sample(steps * per_batch, seq_len, ctx.generator).tokens.to(ctx.device)
     trained = train(models, data, params, ctx)
 
     val = validation_set(seq_len, int(params["val_per_type"]), int(params["val_seed"]))
