@@ -120,18 +120,22 @@ class Runner:
 
     # ----------------------------------------------------------- one cell
 
-    def _obtain(self, cells: list[Cell], bar: Progress) -> list[CellRecord | None]:
+    def _obtain(self, cells: list[Cell], bar: Progress,
+                note: Callable[[Cell, CellRecord], str]) -> list[CellRecord | None]:
         """Records for ``cells`` (None where missing in report-only mode), in order.
 
         Stored cells are read back; the rest run, in batches when the task has a batched
         form (cells that differ only in the task's BATCH_VARYING parameters), and each is
-        stored as soon as its run or batch ends.
+        stored as soon as its run or batch ends. The bar advances as each record arrives,
+        with ``note(cell, record)`` beside it.
         """
         out: list[CellRecord | None] = []
         for cell in cells:
             record = self.store.get(cell.id)
             if record is not None and self.retry_failed and record.status == "failed":
                 record = None
+            if record is not None:
+                bar.finished(note(cell, record))
             out.append(record)
         todo = [i for i, r in enumerate(out) if r is None]
         if not self.execute or not todo:
@@ -150,6 +154,7 @@ class Runner:
                 self.store.put(record)
                 self.executed += 1
                 out[position[record.id]] = record
+                bar.finished(note(cells[position[record.id]], record))
         return out
 
     def _batches(self, cells: list[Cell]) -> list[list[Cell]]:
@@ -189,7 +194,10 @@ class Runner:
                     size = min(plan.tuning_round, tuning.trials - start)
                     trials = [study.ask({tuning.param: distribution}) for _ in range(size)]
                     cells = [plan.trial_cell(config, t.params[tuning.param]) for t in trials]
-                    for trial, record in zip(trials, self._obtain(cells, bar), strict=True):
+                    obtained = self._obtain(cells, bar, lambda c, r, g=group: f"{_label(g)} "
+                                            f"{tuning.param}={c.params[tuning.param]:.3g} "
+                                            f"{_status(r)}")
+                    for trial, record in zip(trials, obtained, strict=True):
                         if record is None:
                             result.missing += 1
                             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -202,7 +210,6 @@ class Runner:
                             study.tell(trial, value)
                         else:
                             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                        bar.finished(f"{_label(group)} trial {len(result.trials)}")
                 completed = [t for t in study.trials
                              if t.state == optuna.trial.TrialState.COMPLETE]
                 if completed:
@@ -221,17 +228,18 @@ class Runner:
                  for t in tuning if t.best_value is not None}
         self._suite = plan.suite
         cells = plan.main_cells(tuned)
-        records = []
         bar = Progress(f"{plan.suite.name} cells", len(cells), self.progress and self.execute)
         try:
-            for cell, record in zip(cells, self._obtain(cells, bar), strict=True):
-                if record is not None:
-                    records.append(record)
-                    bar.finished(f"{_label(cell.params, plan)} "
-                                 f"{'failed' if record.status == 'failed' else 'ok'}")
+            obtained = self._obtain(cells, bar, lambda c, r: f"{_label(c.params, plan)} "
+                                    f"{_status(r)}")
+            records = [r for r in obtained if r is not None]
         finally:
             bar.close()
         return RunResult(plan, tuning, records, self.executed)
+
+
+def _status(record: CellRecord) -> str:
+    return "failed" if record.status == "failed" else "ok"
 
 
 def _label(params: dict, plan: Plan | None = None) -> str:

@@ -155,6 +155,29 @@ def test_tuning_is_seeded_and_flows_into_the_grid(toy: Path, tmp_path: Path):
         assert {r.params["lr"] for r in cells} == {t.best_value}
 
 
+def test_progress_advances_as_each_cell_finishes(toy: Path, store_path: Path, monkeypatch):
+    import harness.runner as runner_module
+
+    seen: list[tuple[int, str]] = []
+    original = runner_module.Progress.finished
+
+    def spy(self, note: str = "") -> None:
+        seen.append((runner.executed, note))
+        original(self, note)
+
+    monkeypatch.setattr(runner_module.Progress, "finished", spy)
+    suite = load_suite(str(toy))
+    with Store(store_path) as store:
+        runner = Runner(store, CPU, None, progress=True, batch_size=1)
+        runner.run(resolve(suite, "smoke"))
+        # 9 trials then 9 cells, each counted the moment it was stored, not at the end
+        assert [n for n, _ in seen] == list(range(1, 19))
+        assert seen[0][1].startswith("arm=a lr=") and seen[-1][1] == "arm=c seed=2 ok"
+        seen.clear()
+        runner.run(resolve(suite, "smoke"))  # read back: every cell counted, none run
+        assert [n for n, _ in seen] == [0] * 18
+
+
 def test_report_mode_trains_nothing(toy: Path, store_path: Path):
     result, runner = run_toy(toy, store_path, execute=False)
     assert runner.executed == 0 and result.records == []
