@@ -28,7 +28,7 @@ TINY = {"n_train": 200, "n_val": 100, "n_eval": 150, "n_probe": 150, "probe_iter
         "epochs": 1, "l1_grid_points": 2, "width": 64}
 ALWAYS = {"mse", "l0", "l0_sd", "active_pct", "inactive_pct", "rho_hat", "dead_pct",
           "usage_balance", "probe_acc", "denoise_mse", "denoise_gain", "auroc_l0",
-          "auroc_units", "lambda", "train_loss"}
+          "auroc_units", "lambda", "train_loss", "filters"}
 TARGET = {"achieved", "target_err_pct", "share_err_pct"}
 
 
@@ -79,6 +79,17 @@ def test_other_methods_return_their_metrics(grid, factors):
         assert m["l0"] == round(0.05 * 64) and m["l0_sd"] == 0.0
     if factors["method"] == "wta":
         assert m["l0"] <= 1.0
+    assert len(m["filters"]) == 16 * 784  # 16 decoder columns of 28 x 28 (exercise 2)
+
+
+def test_filters_are_the_most_used_units_decoder_columns():
+    most_used_filters = SUITE.task.__globals__["most_used_filters"]
+    model = SUITE.task.__globals__["build"]("dense", 5)
+    act = torch.tensor([[1, 0, 1, 1, 0], [0, 0, 1, 1, 0], [0, 0, 1, 0, 0]], dtype=torch.bool)
+    flat = most_used_filters(model, act, 3)  # uses per unit: 1, 0, 3, 2, 0
+    columns = model.dec.weight.detach().double()
+    assert flat == torch.cat([columns[:, 2], columns[:, 3], columns[:, 0]]).tolist()
+    assert len(most_used_filters(model, act, 16)) == 5 * 784  # never more than d tiles
 
 
 @needs_data
