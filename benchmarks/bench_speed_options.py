@@ -82,8 +82,9 @@ def main() -> None:
             mfu = 6 * record.metrics["param_count"] * speed / (peak * 1e12)
             extra = f", MFU {100 * mfu:.1f} % of {peak:g} TFLOP/s"
         unit = "tokens/s" if metric == "tokens_per_s" else "ms/step"
+        compiling = " (compilation included)" if OPTIONS[option]["compile"] else ""
         print(f"{option:>13}: {speed:12,.1f} {unit}, {ratio:5.2f}x {base[0]}, cell wall "
-              f"{record.wall_s:.1f} s (compilation included){extra}")
+              f"{record.wall_s:.1f} s{compiling}{extra}")
 
 
 if __name__ == "__main__":
