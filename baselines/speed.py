@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-from torch import nn
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -35,9 +34,3 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
     else:
         yield
 
-
-def compiled(module: nn.Module, enabled: bool) -> nn.Module:
-    """``module`` compiled in place (its parameters stay the same tensors) when enabled."""
-    if enabled:
-        module.compile()
-    return module

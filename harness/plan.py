@@ -156,10 +156,10 @@ def resolve(suite: Suite, tier: str | None = None) -> Plan:
     params = {**spec.params, **t.params}
     seeds_spec = t.seeds if t.seeds is not None else spec.seeds
     seeds = list(range(seeds_spec)) if isinstance(seeds_spec, int) else list(seeds_spec)
-    grids = tuple(
-        Grid(g.name, narrow(g.factors, t.factors), {**g.params, **t.params})
-        for g in spec.grid if (t.grids is None or g.name in t.grids)
-        and all(narrow(g.factors, t.factors).values()))  # a grid narrowed to nothing is left out
+    narrowed = [(g, narrow(g.factors, t.factors)) for g in spec.grid
+                if t.grids is None or g.name in t.grids]
+    grids = tuple(Grid(g.name, kept, {**g.params, **t.params})
+                  for g, kept in narrowed if all(kept.values()))  # narrowed to nothing: out
     tuning = spec.tuning
     if tuning and t.tuning:
         update = {"params": {**tuning.params, **t.tuning.params}}

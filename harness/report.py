@@ -47,7 +47,6 @@ class RenderedFigure:
     id: str
     title: str
     note: str
-    shape: list[int]
     rows: list[tuple[str, int | None, object]]  # (label, seed, tiles array or None)
 
 
@@ -197,7 +196,7 @@ def figures(results: Results, source: str) -> list[RenderedFigure]:
         for row in fig.row:
             found = results.tiles(row.where, fig.metric, shape, fig.tiles, fig.seed, source)
             rows.append((row.label, *(found if found else (None, None))))
-        out.append(RenderedFigure(fig.id, fig.title, fig.note, list(shape), rows))
+        out.append(RenderedFigure(fig.id, fig.title, fig.note, rows))
     return out
 
 

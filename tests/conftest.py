@@ -1,13 +1,33 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from baselines.mnist import FILES
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SPARSEBENCH_DATA") or REPO.parent / "shared" / "data")
+HAVE_MNIST = all((DATA / "mnist" / f"{name}.gz").is_file() for name in FILES)
+IN_CI = bool(os.environ.get("CI"))
+
+
+def missing(what: str) -> None:
+    """Something a test needs is absent: skip on a developer's machine, fail in CI, which
+    provides everything the tests need (nothing may skip there)."""
+    if IN_CI:
+        pytest.fail(f"{what}; CI must provide it")
+    pytest.skip(what, allow_module_level=True)
+
+
+# The real MNIST files: tests that need them skip without them, except in CI.
+needs_mnist = pytest.mark.skipif(not HAVE_MNIST and not IN_CI,
+                                 reason=f"no MNIST files in {DATA / 'mnist'}; set "
+                                 "SPARSEBENCH_DATA to the shared data folder")
 
 
 @pytest.fixture

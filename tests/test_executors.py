@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
 from harness.executors import DaskExecutor, SubmititExecutor
@@ -12,9 +11,13 @@ from harness.plan import resolve
 from harness.runner import Runner
 from harness.store import Store
 from harness.suite import load_suite
+from tests.conftest import missing
 
-pytest.importorskip("distributed")
-pytest.importorskip("submitit")
+try:
+    import distributed  # noqa: F401
+    import submitit  # noqa: F401
+except ImportError as err:
+    missing(f"{err.name} is not installed (pip install -e '.[dist]'; nox -s tests does)")
 CPU = torch.device("cpu")
 
 

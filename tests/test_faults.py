@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from tests.conftest import missing
 from tests.test_suite_validation import CLAIMS_CASES, SUITE_CASES, edit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,9 +113,7 @@ def test_kill_9_five_times_then_resume(toy: Path, tmp_path: Path):
 
 def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path):
     if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs it")
-        pytest.skip("chromium is not installed here (.ci/run installs it)")
+        missing("chromium is not installed (.ci/run installs it)")
     hostile = ("<script>document.title='pwned'</script><img src=x onerror=\\\"document.title="
                "'pwned'\\\"> {{ 7*7 }} {% raw %}")
     edit(toy / "claims.toml", 'quote = "A beats B"', f'quote = "{hostile}"')

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
-import os
 import shutil
 import socket
 import threading
@@ -21,17 +20,13 @@ import torch
 
 from baselines import mnist
 from baselines.mnist import FILES, MnistError, clear_cache, load_mnist
+from tests.conftest import DATA, needs_mnist
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SPARSEBENCH_DATA") or REPO.parent / "shared" / "data")
 SOURCE = DATA / "mnist"
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
-# Without the files a developer's run skips these; CI (which has them) must never skip.
-pytestmark = pytest.mark.skipif(
-    not all((SOURCE / f"{name}.gz").is_file() for name in FILES) and not os.environ.get("CI"),
-    reason=f"the MNIST files are not in {SOURCE}; set SPARSEBENCH_DATA to the shared data folder")
+pytestmark = needs_mnist
 
 
 @pytest.fixture(autouse=True)

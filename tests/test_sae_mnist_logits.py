@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines.mnist import FILES
 from baselines.sae import FFN, JumpReLUSAE, hard_gate
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
@@ -23,14 +22,8 @@ from suites.sae_mnist_logits.task import (
     run,
     train_sae,
 )
+from tests.conftest import DATA, HAVE_MNIST, REPO, missing, needs_mnist
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SPARSEBENCH_DATA") or REPO.parent / "shared" / "data")
-HAVE_DATA = all((DATA / "mnist" / f"{name}.gz").is_file() for name in FILES)
-# A developer without the files skips these; CI (which has them) must never skip.
-needs_data = pytest.mark.skipif(not HAVE_DATA and not os.environ.get("CI"),
-                                reason=f"no MNIST files in {DATA / 'mnist'}; "
-                                "set SPARSEBENCH_DATA to the shared data folder")
 SUITE = load_suite("sae_mnist_logits")
 TIMINGS = {name for name, m in SUITE.spec.metrics.items() if m.timing}
 
@@ -159,8 +152,8 @@ def _cell(**over):
 
 @pytest.fixture(scope="module")
 def tiny_runs():
-    if not HAVE_DATA and not os.environ.get("CI"):
-        pytest.skip("no MNIST files")
+    if not HAVE_MNIST:
+        missing(f"no MNIST files in {DATA / 'mnist'}")
     cpu = torch.device("cpu")
     main = _cell()
     sweep = _cell(grid="sweep", hidden=1024, lr=1e-3)
@@ -171,7 +164,7 @@ def tiny_runs():
     return out
 
 
-@needs_data
+@needs_mnist
 def test_main_cell_returns_every_declared_metric(tiny_runs):
     rec = tiny_runs["main"]
     assert rec.status == "done", rec.error
@@ -197,7 +190,7 @@ def test_main_cell_returns_every_declared_metric(tiny_runs):
     assert 0 <= m["dead_latents"] <= 32 and m["logit_var_mean"] > 0
 
 
-@needs_data
+@needs_mnist
 def test_sweep_cell_trains_the_classifier_only(tiny_runs):
     rec = tiny_runs["sweep"]
     assert rec.status == "done", rec.error
@@ -206,7 +199,7 @@ def test_sweep_cell_trains_the_classifier_only(tiny_runs):
     assert rec.metrics["val_ce"] != tiny_runs["main"].metrics["val_ce"]  # hidden 1024, not 128
 
 
-@needs_data
+@needs_mnist
 def test_same_seed_twice_gives_identical_metrics(tiny_runs):
     first, again = tiny_runs["main"].metrics, tiny_runs["again"].metrics
     strip = lambda m: {k: v for k, v in m.items() if k not in TIMINGS}  # noqa: E731
@@ -216,7 +209,7 @@ def test_same_seed_twice_gives_identical_metrics(tiny_runs):
     assert other["val_mse_mean"] != first["val_mse_mean"]
 
 
-@needs_data
+@needs_mnist
 def test_threads_are_restored_and_seed_mismatch_rejected():
     before = torch.get_num_threads()
     torch.manual_seed(0)
@@ -225,7 +218,7 @@ def test_threads_are_restored_and_seed_mismatch_rejected():
     assert torch.get_num_threads() == before
 
 
-@needs_data
+@needs_mnist
 def test_diverging_classifier_is_a_failed_cell():
     rec = execute_cell(SUITE, _cell(ffn="relu", lr=1e30), torch.device("cpu"), DATA)
     assert rec.status == "failed" and rec.error.startswith("diverged"), rec.error
@@ -234,7 +227,7 @@ def test_diverging_classifier_is_a_failed_cell():
 # ------------------------------------------------------------------ end to end
 
 
-@needs_data
+@needs_mnist
 def test_smoke_tier_through_the_cli(tmp_path: Path):
     env = {**os.environ, "SPARSEBENCH_DATA": str(DATA)}
     proc = subprocess.run(

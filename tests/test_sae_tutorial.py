@@ -10,19 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines.mnist import FILES
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
 from harness.suite import load_suite
+from tests.conftest import DATA, REPO, needs_mnist
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SPARSEBENCH_DATA") or REPO.parent / "shared" / "data")
-HAVE_DATA = all(any((DATA / "mnist" / f"{name}{ext}").is_file() for ext in (".gz", ""))
-                for name in FILES)
-# A developer without the files skips these; CI (which has them) must never skip.
-needs_data = pytest.mark.skipif(not HAVE_DATA and not os.environ.get("CI"),
-                                reason=f"no MNIST files in {DATA / 'mnist'}; "
-                                "set SPARSEBENCH_DATA to the shared data folder")
 SUITE = load_suite("sae_tutorial")
 TINY = {"n_train": 200, "n_val": 100, "n_eval": 150, "n_probe": 150, "probe_iter": 10,
         "epochs": 1, "l1_grid_points": 2, "width": 64}
@@ -55,7 +47,7 @@ def test_every_metric_is_declared_and_claims_load():
     assert {"greater", "value", "threshold", "not_testable"} <= kinds
 
 
-@needs_data
+@needs_mnist
 def test_calibrated_l1_cell_returns_every_metric():
     m = _run(_cell("main", method="l1", rho=0.05, seed=0))
     assert set(m) == ALWAYS | TARGET | {"calib_share"}
@@ -65,7 +57,7 @@ def test_calibrated_l1_cell_returns_every_metric():
     assert 0.5 <= m["auroc_l0"] <= 1 and 0.5 <= m["auroc_units"] <= 1
 
 
-@needs_data
+@needs_mnist
 @pytest.mark.parametrize("grid,factors", [
     ("equal_l0", {"method": "topk", "rho": 0.05}),
     ("equal_l0", {"method": "wta", "rho": 0.05}),
@@ -92,7 +84,7 @@ def test_filters_are_the_most_used_units_decoder_columns():
     assert len(most_used_filters(model, act, 16)) == 5 * 784  # never more than d tiles
 
 
-@needs_data
+@needs_mnist
 def test_same_seed_twice_gives_identical_metrics():
     cell = _cell("main", method="kl_running", rho=0.1, seed=3)
     first, second = _run(cell), _run(cell)
@@ -101,7 +93,7 @@ def test_same_seed_twice_gives_identical_metrics():
     assert other["mse"] != first["mse"]
 
 
-@needs_data
+@needs_mnist
 def test_smoke_tier_cli_writes_a_report(tmp_path: Path):
     env = {**os.environ, "SPARSEBENCH_DATA": str(DATA)}
     proc = subprocess.run(

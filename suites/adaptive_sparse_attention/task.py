@@ -54,7 +54,7 @@ from baselines.sparse_transformer import (
     config_for,
     count_params,
 )
-from baselines.speed import autocast, check_speed_params, compiled
+from baselines.speed import autocast, check_speed_params
 from baselines.synthetic_lm import (
     TYPES,
     VOCAB_SIZE,
@@ -108,14 +108,13 @@ def loss_terms(model: SparseTransformer, batch_inputs: torch.Tensor,
 
 
 def train(models: list[SparseTransformer], data: torch.Tensor, params: dict,
-          ctx: RunContext) -> list[dict]:
+          ctx: RunContext, precision: str = "fp32") -> list[dict]:
     """Train ``models`` on the same batches, step for step in one loop (each model's
     arithmetic is independent of the others). Returns per model the train-loss curve
     and the median tokens/s over the steps after ``timing_warmup``."""
     steps, seq_len = int(params["steps"]), int(params["seq_len"])
     per_batch = data.shape[0] // steps
     log_every, clip = int(params["log_every"]), float(params["grad_clip"])
-    precision, _ = check_speed_params(params)
     cuda = ctx.device.type == "cuda"
     opts = [torch.optim.AdamW(m.parameters(), lr=float(params["lr"]), betas=(0.9, 0.95),
                               weight_decay=float(params["weight_decay"]), fused=False)
@@ -237,10 +236,12 @@ def _run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     if variant == "adaptive":  # the paired Fixed-50 % model: same init stream, same data
         torch.manual_seed(ctx.seed)
         models.append(SparseTransformer(build_config("fixed50", params)).to(ctx.device))
-    models = [compiled(m, compile_) for m in models]
+    if compile_:
+        for model in models:
+            model.compile()  # in place: the parameters stay the same tensors
     # every training batch, generated up front and moved once: no per-step host copies
     data = sample(steps * per_batch, seq_len, ctx.generator).tokens.to(ctx.device)
-    trained = train(models, data, params, ctx)
+    trained = train(models, data, params, ctx, precision)
 
     val = validation_set(seq_len, int(params["val_per_type"]), int(params["val_seed"]))
     truth = true_distribution_stats(val)
