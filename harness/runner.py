@@ -171,54 +171,68 @@ class Runner:
     # ----------------------------------------------------------- stages
 
     def tune(self, plan: Plan) -> list[TuningResult]:
+        """One seeded Optuna study per tuning group. The groups' studies are independent,
+        so each round asks every group's trials first and obtains them together: an
+        executor with several workers trains the groups side by side, and each study
+        still sees the same asks and tells as if it ran alone."""
         tuning = plan.tuning
         if tuning is None:
             return []
         self._suite = plan.suite
-        results = []
         groups = plan.tuning_groups()
         bar = Progress(f"{plan.suite.name} tuning", len(groups) * tuning.trials,
                        self.progress and self.execute)
         distribution = optuna.distributions.FloatDistribution(tuning.low, tuning.high,
                                                               log=tuning.log)
+        configs = [plan.tuning_config(g) for g in groups]
+        studies = [optuna.create_study(direction=tuning.direction,
+                                       sampler=optuna.samplers.TPESampler(seed=tuning.seed))
+                   for _ in groups]
+        results = [TuningResult(g, tuning.param, None, None) for g in groups]
+        labels: dict[str, str] = {}  # cell id -> its group, for the progress note
+
+        def note(cell: Cell, record: CellRecord) -> str:
+            return f"{labels[cell.id]} {tuning.param}={cell.params[tuning.param]:.3g} " \
+                   f"{_status(record)}"
+
         try:
-            for group in groups:
-                config = plan.tuning_config(group)
-                study = optuna.create_study(
-                    direction=tuning.direction,
-                    sampler=optuna.samplers.TPESampler(seed=tuning.seed))
-                result = TuningResult(group, tuning.param, None, None)
-                for start in range(0, tuning.trials, plan.tuning_round):
-                    # A round of trials is asked before any is told, so a round can train
-                    # as one batch; the one-cell path asks in the same rounds.
-                    size = min(plan.tuning_round, tuning.trials - start)
-                    trials = [study.ask({tuning.param: distribution}) for _ in range(size)]
-                    cells = [plan.trial_cell(config, t.params[tuning.param]) for t in trials]
-                    obtained = self._obtain(cells, bar, lambda c, r, g=group: f"{_label(g)} "
-                                            f"{tuning.param}={c.params[tuning.param]:.3g} "
-                                            f"{_status(r)}")
-                    for trial, record in zip(trials, obtained, strict=True):
-                        if record is None:
-                            result.missing += 1
-                            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                            continue
-                        result.trials.append(record)
-                        value = record.metrics.get(tuning.objective)
-                        ok = record.status == "done" and value is not None and \
-                            math.isfinite(value)
-                        if ok:
-                            study.tell(trial, value)
-                        else:
-                            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                completed = [t for t in study.trials
-                             if t.state == optuna.trial.TrialState.COMPLETE]
-                if completed:
-                    result.best_value = study.best_trial.params[tuning.param]
-                    result.best_objective = study.best_value
-                results.append(result)
+            for start in range(0, tuning.trials, plan.tuning_round):
+                # A round of trials is asked before any is told, so a round can train
+                # as one batch; the one-cell path asks in the same rounds.
+                size = min(plan.tuning_round, tuning.trials - start)
+                asked = [[study.ask({tuning.param: distribution}) for _ in range(size)]
+                         for study in studies]
+                cells = [[plan.trial_cell(config, t.params[tuning.param]) for t in trials]
+                         for config, trials in zip(configs, asked, strict=True)]
+                labels.update({c.id: _label(g) for g, group_cells in zip(groups, cells,
+                                                                          strict=True)
+                               for c in group_cells})
+                obtained = iter(self._obtain([c for group_cells in cells for c in group_cells],
+                                             bar, note))
+                for study, result, trials in zip(studies, results, asked, strict=True):
+                    for trial in trials:
+                        self._tell(study, trial, next(obtained), result, tuning.objective)
         finally:
             bar.close()
+        for study, result in zip(studies, results, strict=True):
+            if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+                result.best_value = study.best_trial.params[tuning.param]
+                result.best_objective = study.best_value
         return results
+
+    @staticmethod
+    def _tell(study: optuna.Study, trial: optuna.Trial, record: CellRecord | None,
+              result: TuningResult, objective: str) -> None:
+        if record is None:
+            result.missing += 1
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return
+        result.trials.append(record)
+        value = record.metrics.get(objective)
+        if record.status == "done" and value is not None and math.isfinite(value):
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def run(self, plan: Plan) -> RunResult:
         self.executed = 0

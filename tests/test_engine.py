@@ -155,6 +155,37 @@ def test_tuning_is_seeded_and_flows_into_the_grid(toy: Path, tmp_path: Path):
         assert {r.params["lr"] for r in cells} == {t.best_value}
 
 
+def test_tuning_groups_train_side_by_side_and_each_study_runs_as_if_alone(
+        toy: Path, tmp_path: Path, monkeypatch):
+    """All groups' trials of a round reach the executor together, and each group's
+    study, told between rounds of 4 past TPE's 10 random start-up trials, suggests
+    exactly what it suggests when its group is tuned on its own."""
+    import harness.runner as runner_module
+
+    suite_toml = toy / "suite.toml"
+    text = suite_toml.read_text().replace("tuning = { trials = 3 }", "tuning = { trials = 16 }")
+    suite_toml.write_text(text.replace('objective = "val_score"',
+                                       'objective = "val_score"\nparallel = 4'))
+    calls: list[set[str]] = []
+    real_map = runner_module.LocalExecutor.map
+
+    def recording_map(self, jobs, progress):
+        calls.append({c.params["arm"] for job in jobs for c in job.cells})
+        return real_map(self, jobs, progress)
+
+    monkeypatch.setattr(runner_module.LocalExecutor, "map", recording_map)
+    together, _ = run_toy(toy, tmp_path / "together.sqlite")
+    assert calls[:4] == [{"a", "b", "c"}] * 4  # four tuning rounds, every arm in each
+    suite_toml.write_text(suite_toml.read_text().replace('arm = ["a", "b", "c"]',
+                                                         'arm = ["b"]'))
+    (toy / "claims.toml").write_text("[source]\nfile = 'toy.txt'\n")  # its claims name a, c
+    alone, _ = run_toy(toy, tmp_path / "alone.sqlite")
+    lrs = [r.params["lr"] for r in alone.tuning[0].trials]
+    assert len(lrs) == 16 and len(set(lrs)) == 16
+    assert [r.params["lr"] for r in together.tuning[1].trials] == lrs
+    assert together.tuning[1].best_value == alone.tuning[0].best_value
+
+
 def test_progress_advances_as_each_cell_finishes(toy: Path, store_path: Path, monkeypatch):
     import harness.runner as runner_module
 
