@@ -10,18 +10,13 @@ parameters, and model FLOPs utilisation: 6 x params x tokens/s over the device's
 from __future__ import annotations
 
 import argparse
-import platform
 
-import torch
+from machine import describe, peak_tflops
 
 from harness.determinism import resolve_device
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
 from harness.suite import load_suite
-
-# Dense bf16 tensor-core peaks (TFLOP/s); the suite trains in fp32, so MFU against these
-# is a lower bound of what mixed precision could reach.
-PEAKS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
 
 def main() -> None:
@@ -34,9 +29,8 @@ def main() -> None:
     device = resolve_device(args.device)
     suite = load_suite("adaptive_sparse_attention")
     plan = resolve(suite, "full")
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
-    peak = next((v for k, v in PEAKS.items() if k in name), None)
-    print(f"device {name}, torch {torch.__version__}, steps {args.steps}, "
+    peak = peak_tflops(device)
+    print(f"{describe(device, suite.spec.threads)}; steps {args.steps}, "
           f"seq_len {args.seq_len}, tokens/step {plan.params['tokens_per_step']}")
     for model in args.models.split(","):
         params = {**plan.params, "model": model, "seq_len": args.seq_len,

@@ -13,10 +13,8 @@ the ratio to fp32 eager, the device and the versions.
 from __future__ import annotations
 
 import argparse
-import platform
 
-import torch
-from bench_attention_throughput import PEAKS
+from machine import describe, peak_tflops
 
 from harness.determinism import resolve_device
 from harness.execute import execute_cell
@@ -61,11 +59,9 @@ def main() -> None:
     suite = load_suite(args.suite)
     plan = resolve(suite, tier)
     factors, overrides, metric, higher_is_faster = SETUPS[args.suite]
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
-    peak = next((v for k, v in PEAKS.items() if k in name), None)
-    print(f"{args.suite}, tier {tier} sizes, {args.steps} steps; device {name}, torch "
-          f"{torch.__version__}, CUDA {torch.version.cuda}, CPU threads per cell "
-          f"{suite.spec.threads or torch.get_num_threads()}")
+    peak = peak_tflops(device)
+    print(f"{args.suite}, tier {tier} sizes, {args.steps} steps; "
+          f"{describe(device, suite.spec.threads)}")
     base = None
     for option in args.options.split(","):
         params = {**plan.params, **factors, **overrides(args.steps), **OPTIONS[option],
