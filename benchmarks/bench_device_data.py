@@ -67,7 +67,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3, help="median of this many runs")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (the suite pins 1)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data = load_mnist1d()
     x_host, y_host = data["x_train"], data["y_train"]
