@@ -47,8 +47,9 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def reproduce(session: nox.Session) -> None:
     """Run every suite (default tier: quick) and write reports/out/. Pass options after --,
-    e.g. nox -s reproduce -- --suite dsb_mnist1d --tier full"""
-    _install(session)
+    e.g. nox -s reproduce -- --suite dsb_mnist1d --tier full, or -- --executor dask
+    --workers 2 to use two cores"""
+    _install(session, "dist")
     session.run("sparsebench", "reproduce", *session.posargs, env=_env())
 
 
