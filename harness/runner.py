@@ -189,10 +189,10 @@ class Runner:
                                        sampler=optuna.samplers.TPESampler(seed=tuning.seed))
                    for _ in groups]
         results = [TuningResult(g, tuning.param, None, None) for g in groups]
-        labels: dict[str, str] = {}  # cell id -> its group, for the progress note
 
         def note(cell: Cell, record: CellRecord) -> str:
-            return f"{labels[cell.id]} {tuning.param}={cell.params[tuning.param]:.3g} " \
+            group = {k: cell.params[k] for k in tuning.per}
+            return f"{_label(group)} {tuning.param}={cell.params[tuning.param]:.3g} " \
                    f"{_status(record)}"
 
         try:
@@ -202,13 +202,9 @@ class Runner:
                 size = min(plan.tuning_round, tuning.trials - start)
                 asked = [[study.ask({tuning.param: distribution}) for _ in range(size)]
                          for study in studies]
-                cells = [[plan.trial_cell(config, t.params[tuning.param]) for t in trials]
-                         for config, trials in zip(configs, asked, strict=True)]
-                labels.update({c.id: _label(g) for g, group_cells in zip(groups, cells,
-                                                                          strict=True)
-                               for c in group_cells})
-                obtained = iter(self._obtain([c for group_cells in cells for c in group_cells],
-                                             bar, note))
+                cells = [plan.trial_cell(config, t.params[tuning.param])
+                         for config, trials in zip(configs, asked, strict=True) for t in trials]
+                obtained = iter(self._obtain(cells, bar, note))
                 for study, result, trials in zip(studies, results, asked, strict=True):
                     for trial in trials:
                         self._tell(study, trial, next(obtained), result, tuning.objective)
