@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from machine import describe
+from machine import describe, sync
 
 from harness.determinism import resolve_device
 from harness.executors import DaskExecutor
@@ -37,8 +37,7 @@ def timed_run(plan, device: torch.device, batch: int, store_path: Path,
         start = time.perf_counter()
         try:
             result = runner.run(plan)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            sync(device)
             wall = time.perf_counter() - start
         finally:
             runner.executor.close()

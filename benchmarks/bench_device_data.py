@@ -16,17 +16,12 @@ import time
 
 import torch
 import torch.nn.functional as F
-from machine import describe
+from machine import describe, sync
 from torch.utils.data import DataLoader, TensorDataset
 
 from baselines.mnist1d_data import load_mnist1d
 from baselines.sparse_mlp import KINDS, SparseMLP
 from harness.determinism import resolve_device
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def train(model: SparseMLP, batches, device: torch.device) -> float:

@@ -24,6 +24,12 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a wall clock around it means something."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def peak_tflops(device: torch.device) -> float | None:
     name = device_name(device)
     return next((v for k, v in PEAKS.items() if k in name), None)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +23,15 @@ def missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what}; CI must provide it")
     pytest.skip(what, allow_module_level=True)
+
+
+def require(*modules: str) -> None:
+    """Import these modules, or report them as missing (skip here, fail in CI)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing(f"{name} is not installed (pip install -e '.[dist]'; nox -s tests does)")
 
 
 # The real MNIST files: tests that need them skip without them, except in CI.

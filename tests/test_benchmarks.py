@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO, missing
+from tests.conftest import REPO, require
 
 
 def bench(script: str, *args: str) -> str:
@@ -19,10 +19,7 @@ def bench(script: str, *args: str) -> str:
 
 
 def test_batched_benchmark_times_four_ways_with_identical_metrics():
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        missing("distributed is not installed (pip install -e '.[dist]')")
+    require("distributed")
     out = bench("bench_batched.py", "--tier", "smoke", "--device", "cpu", "--workers", "2")
     ways = re.findall(r"^ *(.+?): +[\d.]+ s +[\d.]+x +stored metrics identical: (\w+)$",
                       out, re.M)

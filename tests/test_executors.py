@@ -12,13 +12,9 @@ from harness.plan import resolve
 from harness.runner import Runner
 from harness.store import Store
 from harness.suite import load_suite
-from tests.conftest import missing
+from tests.conftest import require
 
-try:
-    import distributed  # noqa: F401
-    import submitit  # noqa: F401
-except ImportError as err:
-    missing(f"{err.name} is not installed (pip install -e '.[dist]'; nox -s tests does)")
+require("distributed", "submitit")
 CPU = torch.device("cpu")
 
 
