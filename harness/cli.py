@@ -1,28 +1,34 @@
-"""The ``sparsebench`` command: list, run, report, reproduce, regress."""
+"""The ``sparsebench`` command: list, run, report, reproduce, regress, export, forget."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from . import regress as regress_mod
-from .determinism import resolve_device
+# Only the standard library at the top: `--help` and `--version` must not wait for torch.
+# Each command imports the harness modules it needs.
 from .errors import SparsebenchError
-from .executors import make_executor
-from .plan import resolve
-from .render import terminal_summary, write_index, write_suite_report
-from .report import build
-from .runner import Runner, store_lock
-from .store import Store
-from .suite import available_suites, load_suite
+
+if TYPE_CHECKING:  # for type hints only
+    from .plan import Plan
+    from .report import ReportModel
+    from .runner import Runner, RunResult
+    from .store import CellRecord, Store
+    from .suite import Suite
 
 DEFAULT_STORE = Path(".sparsebench") / "store.sqlite"
 DEFAULT_OUT = Path("reports") / "out"
+CELLS_FAILED = 3  # exit code: the command finished, but some cells or trials failed
+PIPE_CLOSED = 141  # exit code: stdout was closed early (`| head`), 128 + SIGPIPE as in shells
 
 
 def _common(p: argparse.ArgumentParser, many: bool = True) -> None:
@@ -30,9 +36,15 @@ def _common(p: argparse.ArgumentParser, many: bool = True) -> None:
                    help="a suite under suites/ or a path to a suite folder "
                         + ("(repeatable; default: every suite)" if many else ""))
     p.add_argument("--tier", help="smoke, quick or full (default: the suite's default tier)")
-    p.add_argument("--store", type=Path,
-                   default=Path(os.environ.get("SPARSEBENCH_STORE", DEFAULT_STORE)),
-                   help="SQLite result store (default: $SPARSEBENCH_STORE or %(default)s)")
+    _store_option(p)
+
+
+def _store_option(p: argparse.ArgumentParser) -> None:
+    # None = not given on the command line: main() fills in $SPARSEBENCH_STORE or the
+    # default, except for regress, which then trains in a fresh temporary store.
+    p.add_argument("--store", type=Path, default=None,
+                   help=f"SQLite result store (default: $SPARSEBENCH_STORE or {DEFAULT_STORE}; "
+                        "regress: a fresh temporary store unless --store is given)")
 
 
 def _execution(p: argparse.ArgumentParser) -> None:
@@ -60,10 +72,19 @@ def _out(p: argparse.ArgumentParser) -> None:
                    help="report folder (default: %(default)s)")
 
 
+def _selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--where", action="append", metavar="KEY=VALUE",
+                   help="only the cells whose factor KEY (or grid) is VALUE (repeatable: "
+                        "the same KEY twice is either value, different keys both)")
+    p.add_argument("--seeds", metavar="LIST",
+                   help="these seeds instead of the tier's, e.g. 0,1")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="sparsebench",
         description="Re-run research claims about sparsity, aggregate seeds, judge claims.")
+    top.add_argument("--version", action="version", version=f"sparsebench {_version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="suites, tiers and cell counts")
@@ -72,15 +93,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run suites (resuming from the store) and print a summary")
     _common(p)
     _execution(p)
+    _selection(p)
 
     p = sub.add_parser("report", help="render reports from the store (no training)")
     _common(p)
     _out(p)
+    _selection(p)
 
     p = sub.add_parser("reproduce", help="run every suite, then write reports/out/")
     _common(p)
     _execution(p)
     _out(p)
+    _selection(p)
 
     p = sub.add_parser("regress", help="rerun a tier and compare with suites/*/expected/")
     _common(p)
@@ -88,21 +112,68 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true",
                    help="write the new numbers to suites/<name>/expected/<tier>.json")
     p.set_defaults(tier="quick")
+
+    p = sub.add_parser("forget", help="remove a suite's cells from the store")
+    p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
+                   help="the suite whose cells to remove (required; repeatable)")
+    p.add_argument("--tier", help="only the cells and tuning trials of this tier "
+                                  "(default: every cell of the suite, stale ones included)")
+    p.add_argument("--where", action="append", metavar="KEY=VALUE",
+                   help="only the cells whose factor KEY (or grid) is VALUE (repeatable, "
+                        "as for run); with --tier, every tuning trial of the groups the "
+                        "kept cells need goes too (every trial of the tier when "
+                        "[tuning] per is empty)")
+    _store_option(p)
+    p.add_argument("--yes", action="store_true",
+                   help="remove them (without it: only say how many would go)")
+
+    p = sub.add_parser("export", help="write a tier's stored results as CSV or Parquet "
+                                      "(one row per cell and metric)")
+    _common(p)
+    _selection(p)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help="file format (default: %(default)s; parquet needs pyarrow)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help=f"one file for every suite named (default: one per suite, "
+                        f"{DEFAULT_OUT}/<suite>-<tier>.<format>)")
     return top
 
 
-def _suites(args) -> list:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sparsebench")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _suites(args: argparse.Namespace) -> list[Suite]:
+    from .suite import available_suites, load_suites
+
     names = args.suite or available_suites()
     if not names:
         raise SparsebenchError("no suites found under suites/ and none given with --suite")
-    return [load_suite(n) for n in names]
+    return load_suites(names)
 
 
-def _command_line(suite, tier: str) -> str:
-    return f"sparsebench reproduce --suite {suite.name} --tier {tier}"
+def _plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan]:
+    """Each suite's plan at --tier, cut by --where/--seeds: every tier and every cut is
+    checked before anything trains."""
+    from .plan import resolve
+    from .selection import narrow
+
+    return [narrow(resolve(s, args.tier), getattr(args, "where", None),
+                   getattr(args, "seeds", None)) for s in suites]
 
 
-def _runner(args, store: Store, execute: bool = True) -> Runner:
+def _runner(args: argparse.Namespace, store: Store, execute: bool = True) -> Runner:
+    import torch
+
+    from .determinism import resolve_device
+    from .executors import make_executor
+    from .runner import Runner
+
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     executor = None
@@ -111,110 +182,346 @@ def _runner(args, store: Store, execute: bool = True) -> Runner:
                                  args.store.parent / "submitit", args.cluster)
     data_dir = getattr(args, "data_dir", None) or (
         Path(os.environ["SPARSEBENCH_DATA"]) if os.environ.get("SPARSEBENCH_DATA") else None)
-    return Runner(store, resolve_device(getattr(args, "device", "cpu")), data_dir,
+    return Runner(store, resolve_device(getattr(args, "device", "cpu"), _devices_here(args)),
+                  data_dir,
                   execute=execute,
                   progress=execute and not getattr(args, "no_progress", False),
                   retry_failed=getattr(args, "retry_failed", False),
                   batch_size=getattr(args, "batch", 1), executor=executor)
 
 
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
+    """Every suite that loads, with its tiers. A suite that does not load is a row of its
+    own and one error line on stderr; the others are listed all the same, and the exit
+    code is then 2, so a script sees that something is wrong."""
     from tabulate import tabulate
 
-    rows = []
-    for suite in _suites(args):
-        for tier in suite.tiers:
-            main, trials = resolve(suite, tier).cell_count()
+    from .plan import resolve
+    from .suite import available_suites, load_suite
+
+    names = args.suite or available_suites()
+    if not names:
+        raise SparsebenchError("no suites found under suites/ and none given with --suite")
+    rows, errors = [], []
+    for name in names:
+        try:
+            suite = load_suite(name)
+            tiers = [(tier, *resolve(suite, tier).cell_count()) for tier in suite.tiers]
+        except SparsebenchError as err:
+            rows.append([name, "-", "", "", "does not load: see the error below"])
+            errors.append(f"sparsebench: error: {err}")
+            continue
+        for tier, main, trials in tiers:
             default = " (default)" if tier == suite.spec.default_tier else ""
             rows.append([suite.name, tier + default, main, trials,
                          suite.spec.tiers[tier].description])
     print(tabulate(rows, headers=["suite", "tier", "cells", "tuning trials", "what"]))
-    return 0
+    sys.stdout.flush()  # the table first, then the errors, also when both go to a terminal
+    for line in errors:
+        print(line, file=sys.stderr)
+    return 2 if errors else 0
 
 
-def _run_all(args, render: bool) -> int:
+def _run_all(args: argparse.Namespace, render: bool) -> int:
+    from .render import write_index
+    from .runner import store_lock
+    from .store import Store
+
     suites = _suites(args)
-    plans = [resolve(s, args.tier) for s in suites]  # every tier checked before training
+    plans = _plans(args, suites)  # every tier checked before training
+    report_only = args.command == "report"
+    if report_only:
+        _require_store(args)
     models = []
-    with store_lock(args.store), Store(args.store) as store:
-        runner = _runner(args, store, execute=args.command != "report")
+    with store_lock(args.store), Store(args.store, readonly=report_only) as store:
+        runner = _runner(args, store, execute=not report_only)
         try:
-            models = _run_plans(args, runner, plans, render)
+            models, failed = _run_plans(args, runner, plans, render)
         finally:
             runner.executor.close()
     if render:
         print(f"wrote {write_index(models, args.out)}")
-    return 0
+    _retry_hint(args, failed)
+    return CELLS_FAILED if failed else 0
 
 
-def _run_plans(args, runner: Runner, plans: list, render: bool) -> list:
-    models = []
+def _require_store(args: argparse.Namespace) -> None:
+    """Commands that read a store (report, forget, export) never create one: a missing
+    store is bad input, named with the command that fills it."""
+    if not args.store.is_file():
+        fill = ["sparsebench", "run", *(a for s in args.suite or [] for a in ("--suite", s))]
+        if getattr(args, "tier", None):
+            fill += ["--tier", args.tier]
+        raise SparsebenchError(f"{args.store}: no such store; fill it with: "
+                               f"{shlex.join([*fill, '--store', str(args.store)])}")
+
+
+def _summarise_run(args: argparse.Namespace, plan: Plan, result: RunResult,
+                   seconds: float) -> int:
+    """Print what a run trained, read back and lost, one line per failed cell (its
+    parameters and its error's first line); return how many failed."""
+    failed = result.failed
+    earlier = len(failed) - result.executed_failed
+    print(f"\n{plan.suite.name}: {result.executed - result.executed_failed} cells and trials "
+          f"trained, {result.read_back - earlier} read from {args.store}, {len(failed)} failed"
+          + (f" ({earlier} of them read back)" if earlier else "") + f", {seconds:.1f} s")
+    for record in failed:
+        print(f"  failed: {_cell_label(plan, record)}: {_first_line(record.error)}")
+    return len(failed)
+
+
+def _cell_label(plan: Plan, record: CellRecord) -> str:
+    keys = [*plan.factor_names, "seed"]
+    if record.stage == "tune" and plan.tuning is not None:
+        keys.append(plan.tuning.param)
+    shown = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+             for k in keys if (v := record.params.get(k)) is not None]
+    return " ".join([record.stage, *shown])
+
+
+def _first_line(error: str | None) -> str:
+    lines = (error or "").strip().splitlines()
+    return lines[0] if lines else "no reason recorded"
+
+
+def _retry_hint(args: argparse.Namespace, failed: int) -> None:
+    if not failed:
+        return
+    if getattr(args, "temporary_store", False):
+        print(f"{failed} cells or trials failed (reasons above)")
+        return
+    again = [a for a in args.argv if a != "--retry-failed"] + ["--retry-failed"]
+    print(f"{failed} cells or trials failed (reasons above); once the cause is fixed, run "
+          f"them again with: sparsebench {shlex.join(again)}")
+
+
+def _run_plans(args: argparse.Namespace, runner: Runner, plans: list[Plan],
+               render: bool) -> tuple[list[ReportModel], int]:
+    from .command import command_for
+    from .render import terminal_summary, write_suite_report
+    from .report import build
+
+    models, failed = [], 0
     for plan in plans:
         start = time.perf_counter()
         result = runner.run(plan)
-        model = build(result, _command_line(plan.suite, plan.tier))
+        model = build(result, command_for(result, runner))
         models.append(model)
         print(terminal_summary(model))
         if runner.execute:
-            print(f"\n{plan.suite.name}: {result.executed} cells and trials trained, "
-                  f"{result.read_back} read from {args.store}, "
-                  f"{time.perf_counter() - start:.1f} s")
+            failed += _summarise_run(args, plan, result, time.perf_counter() - start)
         if render:
             paths = write_suite_report(model, args.out)
             print(f"wrote {paths['md']} and {paths['html']}")
-    return models
+    return models, failed
 
 
-def cmd_regress(args) -> int:
-    failed = 0
+def cmd_regress(args: argparse.Namespace) -> int:
+    from . import regress as regress_mod
+    from .plan import resolve
+    from .runner import store_lock
+    from .store import Store
+
     suites = _suites(args)
     plans = [resolve(s, args.tier) for s in suites]
-    with store_lock(args.store), Store(args.store) as store:
+    paths = [plan.suite.folder / "expected" / f"{plan.tier}.json" for plan in plans]
+    missing = [(plan, path) for plan, path in zip(plans, paths, strict=True)
+               if not path.is_file()]
+    if missing and not args.update:  # before anything trains
+        raise SparsebenchError("; ".join(
+            f"{path}: no stored numbers for tier {plan.tier}; write them with: "
+            f"{_update_command(plan)}" for plan, path in missing))
+    moved = failed = 0
+    with _fresh_store(args), store_lock(args.store), Store(args.store) as store:
         runner = _runner(args, store)
-        results = [runner.run(plan) for plan in plans]
-        runner.executor.close()
-        for plan, result in zip(plans, results, strict=True):
-            command = f"sparsebench regress --update --suite {plan.suite.name} --tier {plan.tier}"
-            snap = regress_mod.snapshot(result, command)
-            path = plan.suite.folder / "expected" / f"{plan.tier}.json"
+        results = []
+        try:
+            for plan in plans:
+                start = time.perf_counter()
+                results.append(runner.run(plan))
+                failed += _summarise_run(args, plan, results[-1], time.perf_counter() - start)
+        finally:
+            runner.executor.close()
+        for plan, result, path in zip(plans, results, paths, strict=True):
+            snap = regress_mod.snapshot(result, _update_command(plan))
             if args.update:
                 regress_mod.write(snap, path)
                 print(f"{plan.suite.name}: wrote {path}")
-                continue
-            if not path.is_file():
-                print(f"{plan.suite.name}: no stored numbers at {path}; create them with: "
-                      f"{command}", file=sys.stderr)
-                failed += 1
                 continue
             stored = regress_mod.json.loads(path.read_text(encoding="utf-8"))
             floors = {k: m.tolerance for k, m in plan.suite.spec.metrics.items()}
             mode, diffs = regress_mod.compare(stored, snap, floors)
             if diffs:
-                failed += 1
+                moved += 1
                 print(f"{plan.suite.name}: {len(diffs)} numbers moved ({mode} comparison "
                       f"against {path}):\n{regress_mod.diff_table(diffs)}")
+                note = regress_mod.code_note(stored, snap)
+                if note:
+                    print(f"{plan.suite.name}: {note}; if the change was meant to move them, "
+                          f"store the new numbers with: {_update_command(plan)}")
             else:
                 n = sum(len(c["metrics"]) for c in snap["cells"].values())
                 print(f"{plan.suite.name}: {len(snap['cells'])} cells, {n} metrics match "
                       f"{path} ({mode} comparison)")
-    return 1 if failed else 0
+    _retry_hint(args, failed)
+    return 1 if moved else CELLS_FAILED if failed else 0
+
+
+def _update_command(plan: Plan) -> str:
+    from .suite import SUITES_DIR
+
+    suite = plan.suite
+    shipped = suite.folder.resolve() == (SUITES_DIR / suite.folder.name).resolve()
+    return shlex.join(["sparsebench", "regress", "--update", "--suite",
+                       suite.folder.name if shipped else str(suite.folder), "--tier", plan.tier])
+
+
+@contextmanager
+def _fresh_store(args: argparse.Namespace) -> Iterator[None]:
+    """A regression check trains the tier afresh: without --store on the command line it
+    writes to a new store in a temporary folder under .sparsebench/, deleted afterwards.
+    $SPARSEBENCH_STORE is not used here, since a store that already holds the tier would
+    turn the check into a re-read of old numbers."""
+    if args.store is not None:
+        yield
+        return
+    DEFAULT_STORE.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="regress-", dir=DEFAULT_STORE.parent))
+    args.store, args.temporary_store = folder / "store.sqlite", True
+    print(f"regress: training afresh in {folder} (deleted afterwards; --store PATH reuses "
+          "a store)")
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Remove a suite's cells from the store: with --tier, the main cells and tuning trials
+    of that tier (cut by --where) found in the store, what `report` would read; without,
+    every cell stored under the suite's name whose parameters match --where, stale ones
+    from older code included."""
+    from .runner import Runner, store_lock
+    from .selection import stored_filter
+    from .store import Store
+
+    if not args.suite:
+        raise SparsebenchError("forget: name the suite with --suite (forget never removes "
+                               "every suite at once)")
+    suites = _suites(args)
+    plans = _plans(args, suites) if args.tier else []
+    wanted = [] if args.tier else [stored_filter(suite, args.where) for suite in suites]
+    _require_store(args)
+    with store_lock(args.store), Store(args.store) as store:
+        chosen: dict[str, str] = {}  # cell id -> stage
+        if args.tier:
+            import torch
+
+            reader = Runner(store, torch.device("cpu"), None, execute=False, progress=False)
+            for plan in plans:
+                chosen.update((r.id, r.stage) for r in reader.run(plan).all_records)
+        else:
+            for suite, test in zip(suites, wanted, strict=True):
+                chosen.update((cell_id, stage) for cell_id, stage, params
+                              in store.suite_cells(suite.name) if test(params))
+        trials = sum(stage == "tune" for stage in chosen.values())
+        what = (f"{len(chosen)} cells ({len(chosen) - trials} main, {trials} tuning trials) of "
+                f"{', '.join(s.name for s in suites)}"
+                + (f" tier {args.tier}" if args.tier else " (every tier)"))
+        if not args.yes:
+            print(f"would remove {what} from {args.store}; add --yes to remove them")
+            return 0
+        removed = store.delete(chosen)
+    print(f"removed {removed} cells ({len(chosen) - trials} main, {trials} tuning trials) "
+          f"from {args.store}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """One row per stored cell and metric of each suite's tier (harness/export.py)."""
+    import pandas as pd
+    import torch
+
+    from .export import frame, require_engine, write
+    from .runner import Runner
+    from .store import Store
+
+    require_engine(args.format)  # a missing pyarrow fails before the store is read
+    suites = _suites(args)
+    plans = _plans(args, suites)
+    _require_store(args)
+    with Store(args.store, readonly=True) as store:
+        reader = Runner(store, torch.device("cpu"), None, execute=False, progress=False)
+        tables = [frame(reader.run(plan)) for plan in plans]
+    if args.out is not None:
+        outputs = [(args.out, pd.concat(tables, ignore_index=True))]
+    else:
+        outputs = [(DEFAULT_OUT / f"{plan.suite.name}-{plan.tier}.{args.format}", t)
+                   for plan, t in zip(plans, tables, strict=True)]
+    for path, table in outputs:
+        write(table, path, args.format)
+        print(f"wrote {path}: {len(table)} rows, {table['cell_id'].nunique()} cells")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv  # for the --retry-failed hint
+    if hasattr(args, "store") and args.store is None and args.command != "regress":
+        args.store = Path(os.environ.get("SPARSEBENCH_STORE") or DEFAULT_STORE)
     try:
-        if args.command == "list":
-            return cmd_list(args)
-        if args.command == "regress":
-            return cmd_regress(args)
-        return _run_all(args, render=args.command in ("reproduce", "report"))
+        if hasattr(args, "device"):  # bad input, before any store opens or anything trains
+            from .determinism import resolve_device
+            resolve_device(args.device, _devices_here(args))
+        code = _command(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
     except SparsebenchError as err:
         print(f"sparsebench: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `sparsebench run ... | head`: the reader left; stop quietly like other tools.
+        _discard_stdout()
+        return PIPE_CLOSED
     except KeyboardInterrupt:
-        print(f"\nsparsebench: interrupted; finished cells are kept in {args.store}; run the "
-              "same command again to resume", file=sys.stderr)
+        if getattr(args, "temporary_store", False):
+            print("\nsparsebench: interrupted; the fresh regress store was deleted",
+                  file=sys.stderr)
+        elif getattr(args, "store", None) is None:  # list; regress before its store
+            print("\nsparsebench: interrupted", file=sys.stderr)
+        else:
+            print(f"\nsparsebench: interrupted; finished cells are kept in {args.store}; run "
+                  "the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _devices_here(args: argparse.Namespace) -> bool:
+    """Whether cells run on this machine's devices (not on Dask workers or SLURM jobs,
+    which may have a GPU that this machine lacks)."""
+    return getattr(args, "executor", "local") == "local"
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return cmd_list(args)
+    if args.command == "regress":
+        return cmd_regress(args)
+    if args.command == "forget":
+        return cmd_forget(args)
+    if args.command == "export":
+        return cmd_export(args)
+    return _run_all(args, render=args.command in ("reproduce", "report"))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what is still
+    buffered raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import SparsebenchError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 # Must be set before CUDA initialises for deterministic cuBLAS.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
@@ -26,21 +30,56 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def resolve_device(name: str | None) -> torch.device:
-    """'auto' picks CUDA when present; anything else is passed to torch.device."""
+def available_devices() -> list[str]:
+    """The device names this machine's torch can run cells on."""
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
+def resolve_device(name: str | None, here: bool = True) -> torch.device:
+    """'auto' picks CUDA when present; otherwise the device named, which must exist here.
+
+    A name torch does not know, or a device this machine lacks (``cuda`` on a CPU-only
+    torch, ``cuda:3`` on one GPU), is bad input: SparsebenchError naming ``--device`` and
+    the devices available. With ``here=False`` (cells run on other machines: Dask
+    workers, SLURM jobs) only the name is checked; each worker checks its own devices.
+    """
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    available = ", ".join(available_devices())
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise SparsebenchError(f"--device {name}: not a device name; available here: "
+                               f"{available}") from None
+    if not here:
+        return device
+    usable = (
+        (device.type == "cpu" and device.index in (None, 0))
+        or (device.type == "cuda" and torch.cuda.is_available()
+            and (device.index or 0) < torch.cuda.device_count())
+        or (device.type == "mps" and torch.backends.mps.is_available())
+    )
+    if not usable:
+        raise SparsebenchError(f"--device {name}: not available on this machine (torch "
+                               f"{torch.__version__}); available here: {available}")
+    return device
 
 
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    root = Path(__file__).resolve().parents[1]
+@lru_cache(maxsize=8)
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    """HEAD of the checkout at ``root``, with ``+dirty`` when anything differs from it:
+    a modified file or a new one that git does not ignore (an uncommitted suite folder
+    counts)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout
         return out + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

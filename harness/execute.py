@@ -37,12 +37,21 @@ def _invalid_metrics(metrics: object) -> str | None:
     return None
 
 
+def pinned_threads(suite: Suite, device: torch.device) -> int | None:
+    """The CPU thread count the suite pins its cells to on ``device``: its ``threads``
+    on a CPU, None where it pins none (the process's setting applies)."""
+    if suite.spec.threads and device.type == "cpu":
+        return suite.spec.threads
+    return None
+
+
 @contextmanager
 def suite_threads(suite: Suite, device: torch.device) -> Iterator[None]:
     """The suite's pinned CPU thread count, if it has one, for the duration of a cell."""
     before = torch.get_num_threads()
-    if suite.spec.threads and device.type == "cpu":
-        torch.set_num_threads(suite.spec.threads)
+    pinned = pinned_threads(suite, device)
+    if pinned:
+        torch.set_num_threads(pinned)
     try:
         yield
     finally:

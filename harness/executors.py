@@ -19,6 +19,7 @@ import torch
 from .determinism import fingerprint, resolve_device
 from .errors import SparsebenchError
 from .execute import execute_batch, execute_cell
+from .identity import CodeIdentity
 from .plan import Cell
 from .store import CellRecord
 from .suite import Suite, load_suite
@@ -29,6 +30,7 @@ Progress = Callable[[float], None]
 @dataclass(frozen=True)
 class Job:
     suite_folder: str
+    code: str  # the digest of the code the driver's cell ids name (identity.py)
     cells: tuple[Cell, ...]
     device: str
     data_dir: str | None
@@ -36,19 +38,50 @@ class Job:
 
 
 @lru_cache(maxsize=32)
-def _suite(folder: str) -> Suite:
+def _suite(folder: str, code: str) -> Suite:
+    """The suite as loaded for this code digest: an edit to its code loads it anew."""
     return load_suite(folder)
 
 
 def run_job(job: Job, progress: Progress = lambda f: None) -> list[CellRecord]:
-    """Run one job wherever this is called (a worker process or the driver)."""
+    """Run one job wherever this is called (a worker process or the driver). A worker
+    whose copy of the suite's code differs from the driver's stores the cells as failed
+    rather than results under ids that name other code."""
     torch.set_num_threads(job.threads)
-    suite = _suite(job.suite_folder)
-    device = resolve_device(job.device)
+    suite = _suite(job.suite_folder, job.code)
+    if suite.code.digest != job.code:
+        _suite.cache_clear()
+        return failed_records(job, f"the suite's code here hashes to {suite.code.digest}, "
+                              f"the driver's to {job.code} (files: "
+                              f"{', '.join(suite.code.files)}); give every worker the same "
+                              "files")
+    stale = stale_modules(suite.code)
+    if stale:
+        return failed_records(job, f"{', '.join(stale)} changed after this process imported "
+                              "it; the code that would run is not the code the cell ids "
+                              "name: restart the process (or the Dask workers)")
+    try:
+        device = resolve_device(job.device)
+    except SparsebenchError as err:  # a worker without the device the driver asked for
+        return failed_records(job, f"on this worker: {err}")
     data_dir = Path(job.data_dir) if job.data_dir else None
     if len(job.cells) == 1:
         return [execute_cell(suite, job.cells[0], device, data_dir, progress)]
     return execute_batch(suite, list(job.cells), device, data_dir, progress)
+
+
+_FIRST_SEEN: dict[str, str] = {}  # project file -> its content hash when first run here
+
+
+def stale_modules(code: CodeIdentity) -> list[str]:
+    """Project files (outside the suite folder) whose content changed since this process
+    first ran them: Python does not import a module twice, so the process still runs the
+    old code (the suite folder's own modules are imported anew, see suite_imports.py)."""
+    stale = []
+    for label, content in zip(code.files, code.hashes, strict=True):
+        if not label.startswith("suite:") and _FIRST_SEEN.setdefault(label, content) != content:
+            stale.append(label)
+    return stale
 
 
 def failed_records(job: Job, reason: str) -> list[CellRecord]:

@@ -19,6 +19,9 @@ from .specs import ClaimSpec, ClaimsSpec, ColumnSpec, RowSpec, TableSpec
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 NOT_TESTABLE, NOT_RUN = "not testable", "not run"
+# Why a verdict is "not run" when its configuration is not in the plan at all (true of a
+# tier without it and of a --where cut; a --seeds cut keeps every configuration).
+LEFT_OUT = "is not in this report (not part of this tier, or left out by --where)"
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
        "==": operator.eq}
 
@@ -63,6 +66,12 @@ def fmt(x: float | None, spec: str = ".4g") -> str:
     return format(x, spec)
 
 
+def verdict_level(alpha: float) -> float:
+    """The level of the interval a value verdict or equivalence test reads: TOST at
+    ``alpha`` is the (1 - 2 alpha) interval inside the margin."""
+    return 1 - 2 * alpha
+
+
 def describe(values: np.ndarray, spec: str = ".4g") -> str:
     s = stats.summarize(values)
     if s.n < 2:
@@ -76,6 +85,11 @@ class Judge:
         self.results = results
         self.file = claims_file
         self.alpha = claims.source.alpha
+
+    @property
+    def level(self) -> float:
+        """The level of the intervals value and equivalence verdicts read."""
+        return verdict_level(self.alpha)
 
     # ------------------------------------------------------------ reported lookups
 
@@ -274,10 +288,10 @@ class Judge:
             return _no_seeds(v, a, b, 2)
         m = c.margin
         sa, sb = stats.summarize(a.values), stats.summarize(b.values)
-        low, high = stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, 1 - 2 * self.alpha)
+        low, high = stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, self.level)
         test = stats.tost(a.values, b.values, -m, m)
         base = (f"{name}: {_w(c.a)} {describe(a.values)} vs {_w(c.b)} {describe(b.values)}, "
-                f"difference {fmt(sa.mean - sb.mean)}, {100 - 200 * self.alpha:g} % CI "
+                f"difference {fmt(sa.mean - sb.mean)}, {100 * self.level:g} % CI "
                 f"[{fmt(low)}, {fmt(high)}]")
         v.evidence = {"tost_p": test.pvalue, "ci": [low, high]}
         return _settle(v, base, test.pvalue < self.alpha, low, high, m,
@@ -288,12 +302,11 @@ class Judge:
                        rep_n: int | None, margin: float, spec: str) -> Verdict:
         v = Verdict(vid, "value", quote, NOT_RUN, "")
         if sel.config is None:
-            v.reason = "This configuration is not part of this tier."
+            v.reason = f"This configuration {LEFT_OUT}."
             return v
         if sel.n == 0:
-            v.verdict = INCONCLUSIVE
-            v.reason = f"No finished seed ({sel.failed} failed)."
-            return v
+            v.reason = _no_result_text([sel]) + "."
+            return v  # NOT_RUN: no result to judge
         s = stats.summarize(sel.values)
         if rep.spread is not None and rep_n:
             rep_sd, rep_n_eff = rep.sd(rep_n), rep_n
@@ -312,13 +325,13 @@ class Judge:
             return v
         if rep_n_eff:
             low, high = stats.diff_ci(s.mean, s.sd, s.n, rep.mean, rep_sd, rep_n_eff,
-                                      1 - 2 * self.alpha)
+                                      self.level)
         else:
             low, high = (x - rep.mean for x in stats.mean_ci(s.mean, s.sd, s.n,
-                                                             1 - 2 * self.alpha))
+                                                             self.level))
         base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n}) vs reported "
                 f"{rep.text}{f' (n={rep_n_eff})' if rep_n_eff else ''}: difference "
-                f"{fmt(diff, spec)}, {100 - 200 * self.alpha:g} % CI [{fmt(low, spec)}, "
+                f"{fmt(diff, spec)}, {100 * self.level:g} % CI [{fmt(low, spec)}, "
                 f"{fmt(high, spec)}]")
         v.evidence = {"diff": diff, "ci": [low, high], "margin": margin}
         inside = -margin < low and high < margin
@@ -420,11 +433,25 @@ def _settle(v: Verdict, base: str, inside: bool, low: float, high: float, margin
 
 def _not_run(v: Verdict, where: dict) -> Verdict:
     v.verdict = NOT_RUN
-    v.reason = f"The configuration {_w(where)} is not part of this tier."
+    v.reason = f"The configuration {_w(where)} {LEFT_OUT}."
     return v
 
 
+def _no_result_text(empty: list[Selection]) -> str:
+    """Why there is nothing to judge: configurations with no finished seed."""
+    parts = [", ".join(f"{k}={v}" for k, v in (s.config or {}).items()) + ": "
+             + (f"{s.failed} failed, none finished" if s.failed else "not run yet")
+             for s in empty]
+    return "No finished seed (" + "; ".join(dict.fromkeys(parts)) + ")"
+
+
 def _no_seeds(v: Verdict, a: Selection, b: Selection, need: int = 1) -> Verdict:
+    """Too few seeds: "not run" when a side has no result at all, else inconclusive."""
+    empty = [s for s in (a, b) if s.n == 0]
+    if empty:
+        v.verdict = NOT_RUN
+        v.reason = _no_result_text(empty) + "."
+        return v
     v.verdict = INCONCLUSIVE
     v.reason = (f"Too few finished seeds to test (have {a.n} and {b.n}, need {need}; "
                 f"{a.failed + b.failed} failed).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import SpecError
 from .specs import TuningSpec
@@ -42,6 +42,10 @@ class Plan:
     seeds: list[int]
     tuning: TuningSpec | None
     grids: tuple[Grid, ...] = ()  # extra grids at this tier
+    # A part of the tier (--where, --seeds): factor -> the values kept; ``whole`` is the
+    # tier's own plan, set only on a narrowed plan.
+    where: dict[str, list] = field(default_factory=dict)
+    whole: Plan | None = field(default=None, repr=False)
 
     @property
     def tuning_round(self) -> int:
@@ -59,14 +63,62 @@ class Plan:
         return names + (["grid"] if self.suite.spec.grid else [])
 
     def main_configs(self) -> list[dict]:
+        """The tier's main grid, whatever ``where`` keeps (tuning is done on these)."""
         return _product(self.factors)
 
     def configs(self) -> list[dict]:
-        """Every configuration (factor values, no seed) of every grid, in suite order."""
+        """Every configuration (factor values, no seed) of every grid that ``where``
+        keeps, in suite order."""
         out = self.main_configs()
         for g in self.grids:
             out += [{"grid": g.name, **c} for c in _product(g.factors)]
+        return [c for c in out if self._kept(c)]
+
+    def _kept(self, config: dict) -> bool:
+        """A configuration is kept when, for every ``where`` key (AND), its value is one
+        of the key's values (OR). Its value is its factor value, or else the parameter
+        its grid runs with (a main config has no ``grid``)."""
+        params = self.config_params(config) if self.where else {}
+        return all(key in params and params[key] in values for key, values in self.where.items())
+
+    def factor_values(self) -> dict[str, list]:
+        """Every factor of this tier's grids, and ``grid`` (the extra grids' names) when
+        the suite has extra grids, with the values its cells can take."""
+        out: dict[str, list] = {k: list(v) for k, v in self.factors.items()}
+        for g in self.grids:
+            for k, values in g.factors.items():
+                out.setdefault(k, [])
+                out[k] += [v for v in values if v not in out[k]]
+        if self.suite.spec.grid:
+            out["grid"] = [g.name for g in self.grids]
         return out
+
+    def narrowed(self, where: dict[str, list] | None = None,
+                 seeds: list[int] | None = None) -> Plan:
+        """This plan cut to part of its tier: the configurations ``where`` keeps (see
+        ``_kept``) and ``seeds`` instead of the tier's. Tuning keeps the groups the kept
+        main configurations need, each tuned exactly as in the whole tier. Runner, report
+        and export all read the cut from here."""
+        if not where and seeds is None:
+            return self
+        kept = {k: list(v) for k, v in self.where.items()}
+        for key, values in (where or {}).items():
+            kept[key] = [v for v in kept[key] if v in values] if key in kept else list(values)
+        return replace(self, where=kept, seeds=list(self.seeds if seeds is None else seeds),
+                       whole=self.whole or self)
+
+    @property
+    def subset(self) -> str:
+        """What part of the tier this plan is, e.g. 'model=fsb; seeds 0, 1 (the tier has
+        0, 1, 2)'; empty for the whole tier."""
+        if self.whole is None:
+            return ""
+        parts = [f"{k}={', '.join(value_text(v) for v in values)}"
+                 for k, values in self.where.items()]
+        if self.seeds != self.whole.seeds:
+            parts.append(f"seeds {', '.join(map(str, self.seeds))} (the tier has "
+                         f"{', '.join(map(str, self.whole.seeds))})")
+        return "; ".join(parts)
 
     def config_params(self, config: dict) -> dict:
         """Parameters of a configuration's cells, before tuning and seed."""
@@ -78,7 +130,9 @@ class Plan:
             return []
         per = self.tuning.per
         seen: list[dict] = []
-        for config in self.main_configs():
+        for config in self.configs():  # the groups the kept main configs need
+            if "grid" in config:
+                continue
             group = {k: config[k] for k in per}
             if group not in seen:
                 seen.append(group)
@@ -127,10 +181,19 @@ def group_key(group: dict) -> str:
     return json.dumps(group, sort_keys=True)
 
 
+def value_text(value: object) -> str:
+    """A factor value as a user writes it (TOML spelling for booleans): 'fsb', '0.01',
+    'true'."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
 def cell_id(suite: Suite, stage: str, params: dict) -> str:
-    """Stable hash of what determines a cell's result (the tier is not part of it)."""
-    payload = json.dumps({"suite": suite.name, "task_version": suite.task_version,
-                          "stage": stage, "params": params}, sort_keys=True)
+    """Stable hash of what determines a cell's result: the suite, the digest of the code
+    its task runs (harness/identity.py), TASK_VERSION, the stage and the parameters. The
+    tier is not part of it, so tiers share cells."""
+    payload = json.dumps({"suite": suite.name, "code": suite.code.digest,
+                          "task_version": suite.task_version, "stage": stage,
+                          "params": params}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

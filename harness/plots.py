@@ -1,4 +1,5 @@
-"""One figure per write-up table: reported beside reproduced, with 95 % CIs."""
+"""One figure per write-up table (reported beside reproduced, with intervals), and
+tiles of image metrics."""
 
 from __future__ import annotations
 
@@ -52,44 +53,74 @@ def plot_tiles(rows: list[tuple[str, int | None, np.ndarray | None]], title: str
     return True
 
 
-def plot_table(result: TableResult, path: Path) -> bool:
-    """Grouped bars per metric column; returns False when there is nothing to draw."""
+def _clipped(low: float, mean: float, high: float, percent: bool) -> tuple[float, float]:
+    """Error bar lengths below and above the mean; a percentage's bar stays in [0, 100]."""
+    if not np.isfinite(mean):
+        return 0.0, 0.0
+    if percent:
+        low, high = max(low, 0.0), min(high, 100.0)
+    return (max(mean - low, 0.0) if np.isfinite(low) else 0.0,
+            max(high - mean, 0.0) if np.isfinite(high) else 0.0)
+
+
+def table_figure(result: TableResult, units: dict[str, str], level: float
+                 ) -> plt.Figure | None:
+    """Grouped bars per metric column, reported beside reproduced (with its ``level`` t
+    interval), the legend below the axes; None when there is nothing to draw."""
     spec = result.spec
     columns = [c for c in spec.columns if c.metric]
     if not columns:
-        return False
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns) + 1.5, 3.4),
-                             squeeze=False)
+        return None
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns) + 1.5, 3.8),
+                             squeeze=False, layout="constrained")
     x = np.arange(len(spec.row))
     for ax, col in zip(axes[0], columns, strict=True):
-        reported, reported_sd, reproduced, err = [], [], [], [[], []]
+        percent = units.get(col.metric, "") == "%"
+        reported, reported_err, reproduced, err = [], [[], []], [], [[], []]
         for r in range(len(spec.row)):
             cell = result.cells[(r, col.key)]
-            reported.append(cell.reported.mean if cell.reported else np.nan)
+            mean = cell.reported.mean if cell.reported else np.nan
             spread = cell.reported.spread if cell.reported else None
-            reported_sd.append(spread if spread is not None else 0.0)
+            spread = spread if spread is not None else 0.0
+            reported.append(mean)
+            for side, e in zip(reported_err, _clipped(mean - spread, mean, mean + spread,
+                                                      percent), strict=True):
+                side.append(e)
             s = cell.reproduced
             mean = s.mean if s and s.n else np.nan
             reproduced.append(mean)
             low = s.ci_low if s and s.n >= 2 else mean
             high = s.ci_high if s and s.n >= 2 else mean
-            err[0].append(max(mean - low, 0) if np.isfinite(low) else 0)
-            err[1].append(max(high - mean, 0) if np.isfinite(high) else 0)
+            for side, e in zip(err, _clipped(low, mean, high, percent), strict=True):
+                side.append(e)
         width = 0.38
         if not np.all(np.isnan(reported)):
-            ax.bar(x - width / 2, reported, width, yerr=reported_sd, capsize=3,
+            ax.bar(x - width / 2, reported, width, yerr=reported_err, capsize=3,
                    label="reported (± its spread)", color="#bbbbbb", edgecolor="#555555",
                    hatch="//")
-        ax.bar(x + width / 2, reproduced, width, yerr=err, capsize=3, label="reproduced",
-               color="#3b75af")
+        ax.bar(x + width / 2, reproduced, width, yerr=err, capsize=3,
+               label=f"reproduced (mean, {100 * level:.4g} % t interval)", color="#3b75af")
         ax.set_xticks(x, [_plain(r.label) for r in spec.row])
         ax.set_xlabel(_plain(spec.row_header))
         ax.set_title(_plain(col.label), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle(textwrap.fill(_plain(f"{spec.title}: reported vs reproduced (95 % CI)"),
+    legend = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    # beside the data, never on it: constrained layout makes room below the axes
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncol=len(legend),
+               fontsize=8, frameon=False)
+    fig.suptitle(textwrap.fill(_plain(f"{spec.title}: reported vs reproduced"),
                                width=int(45 * len(columns) + 20)), fontsize=10)
-    fig.tight_layout()
+    return fig
+
+
+def plot_table(result: TableResult, path: Path, units: dict[str, str], level: float) -> bool:
+    """Save ``table_figure`` as a PNG; returns False when there is nothing to draw."""
+    fig = table_figure(result, units, level)
+    if fig is None:
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)

@@ -63,8 +63,24 @@ def snapshot(run: RunResult, command: str) -> dict:
             configs[label][key] = {"n": s.n, "mean": s.mean,
                                    "sd": None if math.isnan(s.sd) else s.sd}
     tuned = {_label(t.group, list(t.group)): t.best_value for t in run.tuning}
+    code = {"digest": plan.suite.code.digest, "task_version": plan.suite.task_version,
+            "files": list(plan.suite.code.files)}
     return {"suite": plan.suite.name, "tier": plan.tier, "generated_by": command,
-            "environment": env, "tuned": tuned, "cells": cells, "configs": configs}
+            "environment": env, "code": code, "tuned": tuned, "cells": cells,
+            "configs": configs}
+
+
+def code_note(stored: dict, new: dict) -> str | None:
+    """A sentence when the suite's code differs from the code that made the stored
+    numbers (the likely reason they moved), else None."""
+    old_code, new_code = stored.get("code") or {}, new["code"]
+    if old_code.get("digest") == new_code["digest"]:
+        return None
+    if not old_code:
+        return "the stored numbers do not record which code made them"
+    return (f"the suite's code changed since the stored numbers were made (code digest "
+            f"{old_code['digest']} -> {new_code['digest']}; files hashed: "
+            f"{', '.join(new_code['files'])})")
 
 
 def write(snap: dict, path: Path) -> None:

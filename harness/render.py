@@ -11,22 +11,18 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
+from .md_text import md_code, md_escape
 from .plots import plot_table, plot_tiles
-from .report import MARKS, VERDICT_ORDER, ReportModel
+from .report import MARKS, VERDICT_ORDER, ReportModel, level_text
+from .stats import SUMMARY_CONFIDENCE
 from .suite import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "reports" / "templates"
 
 
-def md_escape(text: object) -> str:
-    """Make text inert in Markdown: no raw HTML, no table breaks."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
-
-
 def md_table(headers: list[str], rows: list[list[str]]) -> str:
-    return tabulate([[md_escape(c) for c in r] for r in rows],
-                    headers=[md_escape(h) for h in headers], tablefmt="github",
+    return tabulate([[md_escape(c, table=True) for c in r] for r in rows],
+                    headers=[md_escape(h, table=True) for h in headers], tablefmt="github",
                     disable_numparse=True)
 
 
@@ -36,7 +32,11 @@ def _env(autoescape: bool) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=autoescape,
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["md"] = md_escape
-    env.globals.update(table=md_table, marks=MARKS)
+    env.filters["md_alt"] = lambda text: md_escape(text, link_text=True)
+    env.filters["code"] = md_code
+    env.filters["level"] = level_text
+    env.filters["counts"] = count_text
+    env.globals.update(table=md_table, marks=MARKS, summary_level=SUMMARY_CONFIDENCE)
     return env
 
 
@@ -57,7 +57,7 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
         if not table.plot:
             continue
         path = plot_dir / f"{table.id}.png"
-        if plot_table(table.result, path):
+        if plot_table(table.result, path, model.units, SUMMARY_CONFIDENCE):
             plots[table.id] = f"{model.suite}/{table.id}.png"
             images[table.id] = "data:image/png;base64," + base64.b64encode(
                 path.read_bytes()).decode()
@@ -89,12 +89,21 @@ def write_index(models: list[ReportModel], out_dir: Path) -> Path:
     return path
 
 
+def count_text(counts: dict[str, int]) -> str:
+    """'4 supported, 2 not run': the verdicts that occur, in VERDICT_ORDER."""
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none"
+
+
 def terminal_summary(model: ReportModel) -> str:
-    lines = [f"{model.suite} (tier {model.tier}): "
-             + ", ".join(f"{n} {k}" for k, n in model.counts.items() if n)]
+    head = f"{model.suite} (tier {model.tier}): claims: {count_text(model.counts)}"
+    if any(model.table_counts.values()):
+        head += f"; table numbers: {count_text(model.table_counts)}"
+    lines = [head]
+    if model.subset:
+        lines.append(model.subset)
     for table in model.tables:
-        lines += ["", table.title, tabulate(table.rows, headers=table.headers,
-                                            disable_numparse=True)]
+        lines += ["", table.title, tabulate(table.marked_rows(), headers=table.headers,
+                                            disable_numparse=True), table.interval_note]
     if model.flags:
         lines += ["", "Flagged:"]
         lines += [f"  {MARKS[v.verdict]} {v.id}: {v.reason}" for v in model.flags]

@@ -23,12 +23,17 @@ from .judge import (
     TableCell,
     TableResult,
     Verdict,
+    verdict_level,
 )
 from .runner import RunResult
+from .stats import SUMMARY_CONFIDENCE
 
 VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE, NOT_RUN]
 MARKS = {SUPPORTED: "✅", CONTRADICTED: "❌", INCONCLUSIVE: "❔", NOT_TESTABLE: "➖",
          NOT_RUN: "⏭"}
+def level_text(level: float) -> str:
+    """0.95 -> '95 %'."""
+    return f"{100 * level:.4g} %"
 
 
 @dataclass
@@ -37,9 +42,16 @@ class RenderedTable:
     title: str
     note: str
     headers: list[str]
-    rows: list[list[str]]
+    rows: list[list[str]]  # verdict columns hold the verdict's word
     plot: bool
     result: TableResult = field(repr=False)
+    verdict_cols: list[int] = field(default_factory=list)  # indices of verdict columns
+    interval_note: str = ""  # what the numbers and intervals in the table are
+
+    def marked_rows(self) -> list[list[str]]:
+        """The rows with each verdict word preceded by its mark, for text output."""
+        return [[f"{MARKS[c]} {c}" if i in self.verdict_cols and c in MARKS else c
+                 for i, c in enumerate(row)] for row in self.rows]
 
 
 @dataclass
@@ -71,6 +83,9 @@ class ReportModel:
     seed_stats: list[list[str]]
     figures: list[RenderedFigure] = field(default_factory=list)
     plots: dict[str, str] = field(default_factory=dict)  # table/figure id -> PNG file name
+    table_counts: dict[str, int] = field(default_factory=dict)  # verdicts of table cells
+    units: dict[str, str] = field(default_factory=dict)  # metric -> unit, e.g. "%"
+    subset: str = ""  # "This report shows part of tier ...", when --where/--seeds cut it
 
 
 def reproduced_text(s, spec: str) -> str:
@@ -92,7 +107,18 @@ def param_text(value: object, spec: str) -> str:
     return str(value)
 
 
-def render_table(result: TableResult) -> RenderedTable:
+def interval_note(has_verdicts: bool, alpha: float) -> str:
+    """What a write-up table's reproduced numbers and verdicts are, with both levels."""
+    note = (f"Reproduced: mean ± SD over the seeds [{level_text(SUMMARY_CONFIDENCE)} t "
+            "interval of the mean].")
+    if has_verdicts:
+        note += (f" Verdict: the {level_text(verdict_level(alpha))} t interval of "
+                 "reproduced − reported inside ±margin: supported; entirely outside: "
+                 "contradicted; otherwise inconclusive; no finished seed: not run.")
+    return note
+
+
+def render_table(result: TableResult, alpha: float) -> RenderedTable:
     spec = result.spec
     headers = [spec.row_header]
     has_reported = {c.key: any(c.key in r.reported for r in spec.row) for c in spec.columns}
@@ -104,6 +130,7 @@ def render_table(result: TableResult) -> RenderedTable:
         if col.margin is not None and has_reported[col.key]:
             headers.append("verdict")
     rows = []
+    verdict_cols: list[int] = []
     for r, row in enumerate(spec.row):
         line = [row.label]
         for col in spec.columns:
@@ -118,10 +145,12 @@ def render_table(result: TableResult) -> RenderedTable:
                     text += f" ({cell.failed} failed)"
                 line.append(text)
             if col.margin is not None and has_reported[col.key]:
-                v = cell.verdict
-                line.append(f"{MARKS[v.verdict]} {v.verdict}" if v else "—")
+                if r == 0:
+                    verdict_cols.append(len(line))
+                line.append(cell.verdict.verdict if cell.verdict else "—")
         rows.append(line)
-    return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result)
+    return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result,
+                         verdict_cols, interval_note(bool(verdict_cols), alpha))
 
 
 def digest(records, timings: set[str]) -> str:
@@ -141,7 +170,8 @@ def build(run: RunResult, command: str) -> ReportModel:
     claims = judge.claims_verdicts()
     table_verdicts = [c.verdict for t in table_results for c in t.cells.values() if c.verdict]
     counts = Counter(v.verdict for v in claims)
-    all_records = run.records + [t for tr in run.tuning for t in tr.trials]
+    table_counts = Counter(v.verdict for v in table_verdicts)
+    all_records = run.all_records
     fingerprints = sorted({json.dumps({k: v for k, v in r.fingerprint.items()
                                        if k != "git_commit"}, sort_keys=True)
                            for r in all_records})
@@ -156,6 +186,8 @@ def build(run: RunResult, command: str) -> ReportModel:
         "results_digest": digest(all_records, {n for n, m in suite.spec.metrics.items()
                                                if m.timing}),
         "git_commits": ", ".join(commits) or "none",
+        "code_digest": suite.code.digest,
+        "code_files": ", ".join(suite.code.files),
         "environments": [json.loads(f) for f in fingerprints],
         "seeds": ", ".join(map(str, plan.seeds)),
     }
@@ -170,20 +202,29 @@ def build(run: RunResult, command: str) -> ReportModel:
             "trials": f"{len(done)} done, {len(t.trials) - len(done)} failed"
                       + (f", {t.missing} missing" if t.missing else ""),
         })
+    # a cell names only the factors of its own grid (main cells have no "grid"); failed
+    # main cells first (their holes show in the tables), then failed tuning trials
     failed = [{"id": r.id, "params": ", ".join(f"{k}={r.params[k]}"
-                                                 for k in [*plan.factor_names, "seed"]),
+                                                 for k in [*plan.factor_names, "seed"]
+                                                 if k in r.params),
                "stage": r.stage, "error": r.error}
-              for r in all_records if r.status == "failed"]
+              for r in sorted(run.failed, key=lambda r: r.stage != "main")]
     flags = [v for v in claims if v.flagged] + [v for v in table_verdicts if v.flagged]
     return ReportModel(
         suite=suite.name, title=suite.spec.title, writeup=suite.spec.writeup, tier=plan.tier,
         tier_description=suite.spec.tiers[plan.tier].description, command=command,
         choices=dict(suite.spec.choices), provenance=provenance, tuning=tuning,
-        tables=[render_table(t) for t in table_results], claims=claims,
+        tables=[render_table(t, suite.claims.source.alpha) for t in table_results],
+        claims=claims,
         table_verdicts=table_verdicts,
-        counts={k: counts.get(k, 0) for k in VERDICT_ORDER}, flags=flags, failed=failed,
+        counts={k: counts.get(k, 0) for k in VERDICT_ORDER},
+        table_counts={k: table_counts.get(k, 0) for k in VERDICT_ORDER},
+        units={name: m.unit for name, m in suite.spec.metrics.items()},
+        flags=flags, failed=failed,
         missing=missing, seed_stats=seed_statistics(results),
         figures=figures(results, str(suite.folder / "claims.toml")),
+        subset=f"This report shows part of tier {plan.tier}: {plan.subset}." if plan.subset
+        else "",
     )
 
 

@@ -45,10 +45,22 @@ class RunResult:
     tuning: list[TuningResult]
     records: list[CellRecord]  # main-stage records present in the store, in grid order
     executed: int = 0  # cells and trials trained by this call (not read from the store)
+    executed_failed: int = 0  # of those, the ones that failed
 
     @property
     def read_back(self) -> int:
         return len(self.records) + sum(len(t.trials) for t in self.tuning) - self.executed
+
+    @property
+    def all_records(self) -> list[CellRecord]:
+        """Tuning trials (group by group, in the order they were asked), then the main
+        records in grid order."""
+        return [*(r for t in self.tuning for r in t.trials), *self.records]
+
+    @property
+    def failed(self) -> list[CellRecord]:
+        """Failed tuning trials, then failed main cells: trained by this call or read back."""
+        return [r for r in self.all_records if r.status == "failed"]
 
 
 class Progress:
@@ -117,6 +129,7 @@ class Runner:
         self.batch_size = batch_size
         self.executor = executor or LocalExecutor()
         self.executed = 0
+        self.executed_failed = 0
 
     # ----------------------------------------------------------- one cell
 
@@ -141,8 +154,8 @@ class Runner:
         if not self.execute or not todo:
             return out
         position = {c.id: i for i, c in enumerate(cells)}
-        jobs = [Job(str(self._suite.folder), tuple(chunk), str(self.device),
-                    str(self.data_dir) if self.data_dir else None)
+        jobs = [Job(str(self._suite.folder), self._suite.code.digest, tuple(chunk),
+                    str(self.device), str(self.data_dir) if self.data_dir else None)
                 for chunk in self._batches([cells[i] for i in todo])]
 
         def progress(job: Job) -> Callable[[float], None]:
@@ -153,6 +166,7 @@ class Runner:
             for record in records:
                 self.store.put(record)
                 self.executed += 1
+                self.executed_failed += record.status == "failed"
                 out[position[record.id]] = record
                 bar.finished(note(cells[position[record.id]], record))
         return out
@@ -231,7 +245,7 @@ class Runner:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def run(self, plan: Plan) -> RunResult:
-        self.executed = 0
+        self.executed = self.executed_failed = 0
         tuning = self.tune(plan)
         # A group whose trials all failed gets no main cells; the report shows its errors.
         tuned = {group_key(t.group): {t.param: t.best_value}
@@ -245,7 +259,7 @@ class Runner:
             records = [r for r in obtained if r is not None]
         finally:
             bar.close()
-        return RunResult(plan, tuning, records, self.executed)
+        return RunResult(plan, tuning, records, self.executed, self.executed_failed)
 
 
 def _status(record: CellRecord) -> str:

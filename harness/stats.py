@@ -28,10 +28,14 @@ from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.weightstats import ttost_ind
 
 NAN = float("nan")
+# The level of the intervals summarize() gives each metric's seeds: the reports print it
+# beside every mean (the tables, the seed statistics and the plots).
+SUMMARY_CONFIDENCE = 0.95
 
 __all__ = [
     "EquivResult",
     "Reported",
+    "SUMMARY_CONFIDENCE",
     "Summary",
     "TestResult",
     "diff_ci",
@@ -137,7 +141,8 @@ def _bootstrap_ci(x: np.ndarray, confidence: float, n_boot: int, seed: int) -> t
 
 
 def summarize(
-    values: Sequence[float], confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
+    values: Sequence[float], confidence: float = SUMMARY_CONFIDENCE, n_boot: int = 2000,
+    seed: int = 0,
 ) -> Summary:
     """Summarize one metric over seeds.
 

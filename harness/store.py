@@ -56,26 +56,43 @@ class CellRecord:
 
 
 class Store:
-    def __init__(self, path: Path | str):
+    """The store at ``path``. ``readonly=True`` opens an existing store for reading only:
+    a missing file is an error rather than a new, empty store (``report`` must not make
+    one), and nothing is written, not even the schema."""
+
+    def __init__(self, path: Path | str, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if readonly and not self.path.is_file():
+            raise StoreError(f"{self.path}: no such store")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
-            version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if version is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif version[0] != SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: store schema {version[0]}, this sparsebench "
+            if readonly:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          timeout=30, isolation_level=None)
+                version = self._schema_version()
+            else:
+                self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.executescript(SCHEMA)
+                version = self._schema_version()
+                if version is None:
+                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    version = SCHEMA_VERSION
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store schema {version}, this sparsebench "
                                  f"reads {SCHEMA_VERSION}; use a new --store path")
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"{self.path}: not a readable sparsebench store ({err}). Move it aside and "
                 f"rerun to start a new store, or recover with: sqlite3 {self.path} '.recover'"
             ) from None
+
+    def _schema_version(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        return None if row is None else row[0]
 
     def close(self) -> None:
         self.db.close()
@@ -102,7 +119,25 @@ class Store:
             )
             self.db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
 
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove these cells and their metrics in one transaction; returns how many."""
+        ids = list(ids)
+        removed = 0
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                removed += self.db.execute(
+                    f"DELETE FROM cells WHERE id IN ({marks})", chunk).rowcount
+        return removed
+
     # -------------------------------------------------------------- reading
+
+    def suite_cells(self, suite: str) -> list[tuple[str, str, dict]]:
+        """(id, stage, params) of every cell stored for ``suite``, stale ones included."""
+        rows = self.db.execute("SELECT id, stage, params FROM cells WHERE suite = ? ORDER BY id",
+                               (suite,)).fetchall()
+        return [(cid, stage, json.loads(params)) for cid, stage, params in rows]
 
     def statuses(self, ids: Iterable[str]) -> dict[str, str]:
         ids = list(ids)
@@ -139,7 +174,11 @@ class Store:
         return [found[i] for i in ids if i in found]
 
     def metrics_frame(self, ids: Iterable[str]) -> pd.DataFrame:
-        """Long-form metrics (cell_id, name, idx, value) of the given cells."""
+        """The metrics table's rows for the given cells, as stored: columns cell_id, name,
+        idx (-1 for a scalar, else the position in a vector, curve or image) and value
+        (NaN where the metric was NaN); a failed cell has no rows. For one table with
+        parameters, status, errors, tuning trials and environment, see ``harness.export``
+        (``sparsebench export``)."""
         ids = list(ids)
         frames = []
         for chunk in _chunks(ids, 500):

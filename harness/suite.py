@@ -6,9 +6,8 @@ training starts.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-import importlib.util
-import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpecError
+from .identity import CodeIdentity, code_identity
+from .param_types import check_param_types
 from .specs import ClaimSpec, ClaimsSpec, SuiteSpec
+from .suite_imports import import_failure, import_suite_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITES_DIR = REPO_ROOT / "suites"
@@ -43,6 +45,7 @@ class Suite:
     task: Callable[[dict, Any], dict]
     task_batch: Callable[[list[dict], list[Any]], list[dict | Exception]] | None
     task_version: str
+    code: CodeIdentity  # the code its cells run, hashed into their ids (identity.py)
     batch_varying: tuple[str, ...] = ("seed",)
 
     @property
@@ -115,25 +118,16 @@ def _key_path(data: Any, loc: tuple) -> str:
 
 
 def _import_task(folder: Path, ref: str, suite_file: Path) -> ModuleType:
+    """The task module: ``folder/<module>.py`` as a module of the folder's own package
+    (suite_imports.py: modules beside it import relatively), else an importable module."""
     module_name, _, _ = ref.partition(":")
     local = folder / (module_name.replace(".", "/") + ".py")
     try:
         if local.is_file():
-            unique = f"sparsebench_suite_{folder.name}_{module_name.replace('.', '_')}"
-            if unique in sys.modules:
-                return sys.modules[unique]
-            spec = importlib.util.spec_from_file_location(unique, local)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[unique] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[unique]
-                raise
-            return module
+            return import_suite_module(folder, module_name)
         return importlib.import_module(module_name)
     except Exception as err:  # any import failure is the user's to fix
-        raise SpecError(suite_file, "task", f"cannot import {ref!r}: {err!r}") from None
+        raise SpecError(suite_file, "task", import_failure(ref, err, folder)) from None
 
 
 def load_suite(name_or_path: str) -> Suite:
@@ -154,8 +148,37 @@ def load_suite(name_or_path: str) -> Suite:
         raise SpecError(suite_file, "task", "the task module must define TASK_VERSION = '<str>'")
     batch = getattr(module, func_name + "_batch", None)
     varying = tuple(getattr(module, "BATCH_VARYING", ("seed",)))
-    return Suite(folder.name, folder, spec, claims, task, batch if callable(batch) else None,
-                 version, varying)
+    return Suite(unique_name(folder), folder, spec, claims, task,
+                 batch if callable(batch) else None, version,
+                 code_identity(_task_file(folder, spec.task, module), folder), varying)
+
+
+def _task_file(folder: Path, ref: str, module: ModuleType) -> Path:
+    """The task's source: the module file in the suite folder, else wherever it imported
+    from."""
+    local = folder / (ref.partition(":")[0].replace(".", "/") + ".py")
+    return local if local.is_file() else Path(module.__file__)
+
+
+def unique_name(folder: Path) -> str:
+    """The folder's name; a folder elsewhere that shares a shipped suite's name gets a
+    suffix from its path, so the two never share cells or report files."""
+    shipped = SUITES_DIR / folder.name
+    if folder.resolve() == shipped.resolve() or not (shipped / "suite.toml").is_file():
+        return folder.name
+    return f"{folder.name}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:6]}"
+
+
+def load_suites(names_or_paths: list[str]) -> list[Suite]:
+    """Several suites, refusing two that would share a name (cells and report files)."""
+    suites = [load_suite(n) for n in names_or_paths]
+    by_name: dict[str, Suite] = {}
+    for suite in suites:
+        other = by_name.setdefault(suite.name, suite)
+        if other is not suite and other.folder != suite.folder:
+            raise SpecError(suite.folder, "", f"another suite is also named {suite.name!r} "
+                            f"({other.folder}); rename one folder")
+    return list({s.folder: s for s in suites}.values())
 
 
 # ------------------------------------------------------------------ checks
@@ -218,6 +241,7 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
                 if key not in known:
                     raise SpecError(path, f"tiers.{tier_name}.tuning.params.{key}",
                                     "unknown parameter")
+    check_param_types(path, spec)
 
 
 def _check_where(path: Path, key: str, where: dict, spec: SuiteSpec) -> None:

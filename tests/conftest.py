@@ -3,6 +3,10 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,40 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+SMOKE_ENV = {**os.environ, "SPARSEBENCH_DATA": str(DATA)}
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """One `sparsebench reproduce --tier smoke` of a suite: its exit, output and files."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    store: Path
+    out: Path
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Callable[[str], SmokeRun]:
+    """The smoke tier of a suite, reproduced once per test session (one thread, in a
+    fresh store) and shared: tests/test_every_suite_smoke.py checks every suite's report,
+    and a suite's own tests read its numbers from the same run."""
+    runs: dict[str, SmokeRun] = {}
+
+    def get(name: str) -> SmokeRun:
+        if name not in runs:
+            root = tmp_path_factory.mktemp(f"smoke_{name}")
+            proc = subprocess.run(
+                [sys.executable, "-m", "harness.cli", "reproduce", "--suite", name, "--tier",
+                 "smoke", "--threads", "1", "--store", str(root / "store.sqlite"), "--out",
+                 str(root / "out"), "--no-progress"],
+                cwd=REPO, capture_output=True, text=True, timeout=600,
+                env=SMOKE_ENV)
+            runs[name] = SmokeRun(proc.returncode, proc.stdout, proc.stderr,
+                                  root / "store.sqlite", root / "out")
+        return runs[name]
+
+    return get

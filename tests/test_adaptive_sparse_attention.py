@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +13,6 @@ from harness.plan import resolve
 from harness.suite import load_suite
 from harness.task_api import Diverged, RunContext
 
-REPO = Path(__file__).resolve().parents[1]
 SUITE = load_suite("adaptive_sparse_attention")
 TASK = sys.modules[SUITE.task.__module__]  # the suite's task.py, loaded by the harness
 TIMINGS = {name for name, m in SUITE.spec.metrics.items() if m.timing}
@@ -109,15 +106,11 @@ def test_no_uninitialized_fill_is_restored():
     assert torch.utils.deterministic.fill_uninitialized_memory == before
 
 
-def test_smoke_tier_end_to_end(tmp_path: Path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "reproduce", "--suite",
-         "adaptive_sparse_attention", "--tier", "smoke", "--store", str(tmp_path / "s.sqlite"),
-         "--out", str(tmp_path / "out"), "--no-progress", "--threads", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "10 cells and trials trained" in proc.stdout
-    md = (tmp_path / "out" / "adaptive_sparse_attention.md").read_text()
+def test_smoke_tier_end_to_end(smoke_run):
+    run = smoke_run("adaptive_sparse_attention")  # shared with test_every_suite_smoke.py
+    assert run.returncode == 0, run.stderr
+    assert "10 cells and trials trained" in run.stdout
+    md = (run.out / "adaptive_sparse_attention.md").read_text()
     assert md.startswith("# Adaptive vs fixed top-k sparse attention in a small MoE "
                          "transformer — tier `smoke`")
     for heading in ("## Performance Results", "## Adaptive vs Fixed 50% Sparsity Comparison",
@@ -130,4 +123,4 @@ def test_smoke_tier_end_to_end(tmp_path: Path):
     assert "### ❌ dense-lower-k-writeup — contradicted" in md
     assert "### ❌ quality-maintenance-writeup — contradicted" in md
     assert "one-sided Welch p = 0.17, not significant" in md  # 6.924 ± 0.003 vs 5.856 ± 1.501
-    assert (tmp_path / "out" / "adaptive_sparse_attention" / "patterns.png").is_file()
+    assert (run.out / "adaptive_sparse_attention" / "patterns.png").is_file()

@@ -18,13 +18,16 @@ import torch
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
 from harness.suite import load_suite
+from tests.conftest import SMOKE_ENV, SmokeRun
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """The CLI with the environment of the shared smoke run (its data folder is part of
+    the report's "Reproduce with" line, which the byte-for-byte comparisons include)."""
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=SMOKE_ENV)
 
 
 def test_one_cell_twice_gives_identical_metrics_and_a_fingerprint():
@@ -55,17 +58,15 @@ def test_a_diverging_cell_is_stored_as_failed_not_raised():
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> Path:
-    """One uninterrupted smoke-tier reproduce; returns its output folder."""
-    root = tmp_path_factory.mktemp("plain")
-    proc = cli("reproduce", "--suite", "dsb_mnist1d", "--tier", "smoke",
-               "--store", str(root / "store.sqlite"), "--out", str(root / "out"))
-    assert proc.returncode == 0, proc.stderr
-    return root
+def uninterrupted(smoke_run) -> SmokeRun:
+    """One uninterrupted smoke-tier reproduce (shared with test_every_suite_smoke.py)."""
+    run = smoke_run("dsb_mnist1d")
+    assert run.returncode == 0, run.stderr
+    return run
 
 
-def test_reproduce_writes_reports_and_plots(uninterrupted: Path):
-    out = uninterrupted / "out"
+def test_reproduce_writes_reports_and_plots(uninterrupted: SmokeRun):
+    out = uninterrupted.out
     for name in ["index.html", "dsb_mnist1d.md", "dsb_mnist1d.html",
                  "dsb_mnist1d/accuracy.png", "dsb_mnist1d/sparsity.png"]:
         assert (out / name).is_file(), name
@@ -76,14 +77,14 @@ def test_reproduce_writes_reports_and_plots(uninterrupted: Path):
     assert "dsb_mnist1d" in (out / "index.html").read_text()
 
 
-def test_rerun_trains_nothing_and_report_is_identical(uninterrupted: Path):
-    before = (uninterrupted / "out" / "dsb_mnist1d.html").read_bytes()
+def test_rerun_trains_nothing_and_report_is_identical(uninterrupted: SmokeRun,
+                                                      tmp_path: Path):
+    before = (uninterrupted.out / "dsb_mnist1d.html").read_bytes()
     proc = cli("reproduce", "--suite", "dsb_mnist1d", "--tier", "smoke",
-               "--store", str(uninterrupted / "store.sqlite"), "--out",
-               str(uninterrupted / "again"))
+               "--store", str(uninterrupted.store), "--out", str(tmp_path / "again"))
     assert proc.returncode == 0, proc.stderr
     assert "0 cells and trials trained, 12 read from" in proc.stdout
-    assert (uninterrupted / "again" / "dsb_mnist1d.html").read_bytes() == before
+    assert (tmp_path / "again" / "dsb_mnist1d.html").read_bytes() == before
 
 
 def _finished(store: Path) -> int:
@@ -97,14 +98,14 @@ def _finished(store: Path) -> int:
 
 
 @pytest.mark.parametrize("kill_after", [2, 7])
-def test_kill_9_then_resume_gives_the_same_report(uninterrupted: Path, tmp_path: Path,
+def test_kill_9_then_resume_gives_the_same_report(uninterrupted: SmokeRun, tmp_path: Path,
                                                   kill_after: int):
     store = tmp_path / "store.sqlite"
     args = [sys.executable, "-m", "harness.cli", "reproduce", "--suite", "dsb_mnist1d",
             "--tier", "smoke", "--store", str(store), "--out", str(tmp_path / "out"),
             "--no-progress"]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True, env=SMOKE_ENV)
     deadline = time.time() + 120
     while _finished(store) < kill_after and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -112,14 +113,15 @@ def test_kill_9_then_resume_gives_the_same_report(uninterrupted: Path, tmp_path:
     proc.wait()
     kept = _finished(store)
     assert kept >= kill_after
-    resumed = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300,
+                             env=SMOKE_ENV)
     assert resumed.returncode == 0, resumed.stderr
     assert f"read from {store}" in resumed.stdout
     trained = int(resumed.stdout.split(" cells and trials trained")[0].rsplit(" ", 1)[-1])
     assert trained == 12 - kept, "finished cells must not run again"
     for name in ["dsb_mnist1d.md", "dsb_mnist1d.html"]:
         assert (tmp_path / "out" / name).read_bytes() == \
-            (uninterrupted / "out" / name).read_bytes(), name
+            (uninterrupted.out / name).read_bytes(), name
 
 
 def test_regress_passes_then_fails_with_a_diff_table(tmp_path: Path):

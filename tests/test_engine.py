@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,21 @@ def test_run_resume_and_failures(toy: Path, store_path: Path):
     assert again.executed == 0 and len(again.records) == 6
 
 
+def test_all_records_are_trials_then_main_cells_and_the_report_lists_main_failures_first(
+        toy: Path, store_path: Path):
+    (toy / "suite.toml").write_text((toy / "suite.toml").read_text().replace(
+        'fail_arm = ""', 'fail_arm = "c"'))
+    result, _ = run_toy(toy, store_path)
+    trials = [t for tr in result.tuning for t in tr.trials]
+    assert result.all_records == trials + result.records and len(trials) == 9
+    assert result.failed == [r for r in trials if r.status == "failed"]  # arm c's 3 trials
+    # one failed main cell: the report lists failed main cells before the trials
+    result.records[0] = replace(result.records[0], status="failed", error="x", metrics={})
+    stages = [f["stage"] for f in build(result, "cmd").failed]
+    assert stages == ["main", "tune", "tune", "tune"]
+    assert [r.stage for r in result.failed] == ["tune", "tune", "tune", "main"]
+
+
 def test_a_group_whose_trials_all_fail_is_reported_not_fatal(toy: Path, store_path: Path):
     (toy / "suite.toml").write_text((toy / "suite.toml").read_text().replace(
         'fail_arm = ""', 'fail_arm = "a"'))
@@ -140,7 +156,7 @@ def test_a_group_whose_trials_all_fail_is_reported_not_fatal(toy: Path, store_pa
     assert tuning["arm=a"]["best"] == "n/a" and tuning["arm=a"]["trials"] == "0 done, 3 failed"
     assert len(model.failed) == 3 and "6 done, 0 failed, 3 missing of 9" in \
         model.provenance["cells"]
-    assert {c.id: c.verdict for c in model.claims}["a-beats-b"] == "inconclusive"
+    assert {c.id: c.verdict for c in model.claims}["a-beats-b"] == "not run"  # arm a: no cells
 
 
 def test_tuning_is_seeded_and_flows_into_the_grid(toy: Path, tmp_path: Path):
@@ -260,7 +276,7 @@ def test_reports_render_and_escape_hostile_text(toy: Path, store_path: Path, tmp
     md = paths["md"].read_text()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in html and "49" not in html.split("{{ 7*7 }}")[0][-5:]
-    assert "<script>" not in md and "\\| break" in md
+    assert "> \\<script>alert(1)\\</script> {{ 7\\*7 }} | break" in md  # Markdown escapes
     assert "tier <code>smoke</code>" in html and "tier `smoke`" in md
     assert "data:image/png;base64," in html and (tmp_path / "out" / "toy" / "main.png").exists()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,13 @@ def test_kill_9_five_times_then_resume(toy: Path, tmp_path: Path):
     assert "cells run twice: 0" in proc.stdout and "reports identical: True" in proc.stdout
 
 
+def _browser(profile: Path) -> list[str]:
+    """Headless Chromium that reaches nothing outside (a report page loads nothing)."""
+    return [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={profile}"]
+
+
 def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path):
     if CHROMIUM is None:
         missing("chromium is not installed (.ci/run installs it)")
@@ -123,9 +131,7 @@ def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path)
     assert main(["reproduce", "--suite", str(toy), "--tier", "smoke", "--store",
                  str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]) == 0
     page = out / "toy.html"
-    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    args = _browser(tmp_path / "profile")
     dom = subprocess.run([*args, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert "<title>Toy suite for engine tests" in dom and "pwned" not in dom.split("<body")[0]
@@ -137,4 +143,51 @@ def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path)
     shot.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([*args, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
                    capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_a_wide_table_scrolls_in_its_box_not_the_page_in_a_real_browser(toy: Path,
+                                                                         tmp_path: Path):
+    """A write-up table of 19 columns in an 800 px window. The page forbids scripts, so a
+    copy of it gets one that writes the laid-out widths into the DOM (``--dump-dom`` prints
+    the DOM after scripts ran): the document must be no wider than the viewport, while the
+    table's own box is (so the table really is too wide and scrolls inside it)."""
+    if CHROMIUM is None:
+        missing("chromium is not installed (.ci/run installs it)")
+    wide = "".join(f', {{ key = "s{i}", label = "Score of a long-named setting {i}", '
+                   'metric = "score", margin = 1.5 }' for i in range(6))
+    edit(toy / "claims.toml", 'margin = 1.5 },', f"margin = 1.5 }}{wide},")
+    for mean in ("10.0", "9.0"):
+        cells = "".join(f', s{i} = "{mean} ± 0.5"' for i in range(6))
+        edit(toy / "claims.toml", f'reported = {{ score = "{mean} ± 0.5" }}',
+             f'reported = {{ score = "{mean} ± 0.5"{cells} }}')
+    out = tmp_path / "out"
+    assert main(["reproduce", "--suite", str(toy), "--tier", "smoke", "--store",
+                 str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]) == 0
+    page = out / "toy.html"
+    html = page.read_text()
+    assert "default-src 'none';" in html
+    measure = ("<script>const d = document.documentElement, b = document.body;"
+               "b.dataset.page = d.scrollWidth + ' ' + d.clientWidth;"
+               "b.dataset.boxes = [...document.querySelectorAll('.scroll')]"
+               ".map(e => e.scrollWidth + ' ' + e.clientWidth).join(',');</script>")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("default-src 'none';", "default-src 'none'; "
+                                  "script-src 'unsafe-inline';")
+                     .replace("</body>", measure + "</body>"))
+    args = [*_browser(tmp_path / "profile"), "--window-size=800,1200"]
+    dom = subprocess.run([*args, "--dump-dom", probe.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    page_width, viewport = map(int, re.search(r'data-page="(\d+) (\d+)"', dom).groups())
+    boxes = [tuple(map(int, box.split())) for box in
+             re.search(r'data-boxes="([\d ,]+)"', dom).group(1).split(",")]
+    assert 700 <= viewport <= 800 and page_width <= viewport
+    assert len(boxes) == 3  # the write-up's table, tuning, seed statistics
+    assert boxes[0][0] > boxes[0][1] > 0  # the write-up's table is wider than its box
+    assert dom.count('<td class="verdict"><span class="v supported">supported</span>') >= 7
+    assert '<span class="v contradicted">contradicted</span>' in dom
+    shot = REPO / "reports" / "out" / "wide-table.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([*args, f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                   timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -22,7 +17,7 @@ from suites.sae_mnist_logits.task import (
     run,
     train_sae,
 )
-from tests.conftest import DATA, HAVE_MNIST, REPO, missing, needs_mnist
+from tests.conftest import DATA, HAVE_MNIST, missing, needs_mnist
 
 SUITE = load_suite("sae_mnist_logits")
 TIMINGS = {name for name, m in SUITE.spec.metrics.items() if m.timing}
@@ -228,14 +223,10 @@ def test_diverging_classifier_is_a_failed_cell():
 
 
 @needs_mnist
-def test_smoke_tier_through_the_cli(tmp_path: Path):
-    env = {**os.environ, "SPARSEBENCH_DATA": str(DATA)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "reproduce", "--suite", "sae_mnist_logits",
-         "--tier", "smoke", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
-         "--no-progress"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+def test_smoke_tier_through_the_cli(smoke_run):
+    proc = smoke_run("sae_mnist_logits")  # shared with test_every_suite_smoke.py
     assert proc.returncode == 0, proc.stderr
-    md = (tmp_path / "out" / "sae_mnist_logits.md").read_text()
+    md = (proc.out / "sae_mnist_logits.md").read_text()
     assert md.startswith("# JumpReLU sparse autoencoder on MNIST classifier logits — tier `smoke`")
     for heading in ["## Best Result (Auto)", "## Reconstruction Error",
                     "## Per-example Val MSE (normalized space)",
@@ -245,4 +236,4 @@ def test_smoke_tier_through_the_cli(tmp_path: Path):
     assert "sae-classifier-is-sweep-winner-test-acc — contradicted" in md
     assert "6 cells and trials trained" in proc.stdout
     assert "cells: 6 done, 0 failed, 0 missing of 6 main cells" in md
-    assert (tmp_path / "out" / "sae_mnist_logits" / "mse.png").is_file()
+    assert (proc.out / "sae_mnist_logits" / "mse.png").is_file()

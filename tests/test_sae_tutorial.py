@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
 from harness.suite import load_suite
-from tests.conftest import DATA, REPO, needs_mnist
+from tests.conftest import DATA, needs_mnist
 
 SUITE = load_suite("sae_tutorial")
 TINY = {"n_train": 200, "n_val": 100, "n_eval": 150, "n_probe": 150, "probe_iter": 10,
@@ -94,15 +89,10 @@ def test_same_seed_twice_gives_identical_metrics():
 
 
 @needs_mnist
-def test_smoke_tier_cli_writes_a_report(tmp_path: Path):
-    env = {**os.environ, "SPARSEBENCH_DATA": str(DATA)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "reproduce", "--suite", "sae_tutorial",
-         "--tier", "smoke", "--threads", "1", "--store", str(tmp_path / "s.sqlite"),
-         "--out", str(tmp_path / "out"), "--no-progress"],
-        cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+def test_smoke_tier_cli_writes_a_report(smoke_run):
+    proc = smoke_run("sae_tutorial")  # shared with test_every_suite_smoke.py
     assert proc.returncode == 0, proc.stderr
     assert "6 cells and trials trained" in proc.stdout
-    md = (tmp_path / "out" / "sae_tutorial.md").read_text()
+    md = (proc.out / "sae_tutorial.md").read_text()
     assert md.startswith("# Sparse autoencoders on MNIST")
     assert "Exercise 3: KL vs L1" in md and "ex3-kl-hits-target-005" in md

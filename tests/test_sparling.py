@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +13,6 @@ from baselines.sparling import DensityAnnealer, SparlingNet, SpatialSparsity
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
 from harness.suite import load_suite
-
-REPO = Path(__file__).resolve().parents[1]
-
-
 
 
 def channel_data(n: int, gen: torch.Generator, scales=(1.0,) * 10) -> torch.Tensor:
@@ -228,13 +221,9 @@ def test_same_seed_twice_gives_identical_metrics(one_thread):
     assert strip(third) != strip(first)
 
 
-def test_smoke_tier_end_to_end_cli(tmp_path: Path):
-    out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "reproduce", "--suite", "sparling", "--tier",
-         "smoke", "--store", str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress",
-         "--threads", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+def test_smoke_tier_end_to_end_cli(smoke_run):
+    proc = smoke_run("sparling")  # shared with test_every_suite_smoke.py
+    out = proc.out
     assert proc.returncode == 0, proc.stderr
     assert "12 cells and trials trained" in proc.stdout
     md = (out / "sparling.md").read_text()
@@ -243,6 +232,6 @@ def test_smoke_tier_end_to_end_cli(tmp_path: Path):
         assert title in md
     assert "| MT, no batch norm |" in md and "sparsity-99995" in md
     assert (out / "sparling" / "results.png").is_file()
-    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+    with sqlite3.connect(proc.store) as db:
         statuses = db.execute("SELECT status, COUNT(*) FROM cells GROUP BY status").fetchall()
     assert statuses == [("done", 12)]

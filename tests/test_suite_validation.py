@@ -50,6 +50,29 @@ SUITE_CASES = [
     ('curve = { kind = "curve" }', 'curve = { kind = "curve", shape = [2, 2] }',
      "metrics.curve", "take none"),
     ('shape = [2, 3] }', 'shape = [2, 0] }', "metrics.tiles.shape[1]", "greater than or equal"),
+    # an override has the type of its [params] default (harness/param_types.py)
+    ("[params]\nspread = 0.5", "[tiers.quick.params]\nepochs = \"2\"\n\n[params]\nepochs = 50"
+     "\nspread = 0.5", "tiers.quick.params.epochs",
+     "is a string ('2'); [params].epochs is an integer (50)"),
+    ("[params]\nspread = 0.5", "[tiers.quick.params]\nepochs = 2.0\n\n[params]\nepochs = 50"
+     "\nspread = 0.5", "tiers.quick.params.epochs", "is a float (2.0); [params].epochs is an"),
+    ("[params]\nspread = 0.5", "[tiers.quick.params]\nepochs = true\n\n[params]\nepochs = 50"
+     "\nspread = 0.5", "tiers.quick.params.epochs", "is a boolean (True); [params].epochs is"),
+    ("[tiers.smoke]\nseeds = 3", "[tiers.smoke]\nseeds = 3\nparams = { fail_arm = 3 }",
+     "tiers.smoke.params.fail_arm", "is an integer (3); [params].fail_arm is a string ('')"),
+    ('direction = "maximize"', 'direction = "maximize"\nparams = { sleep = "0" }',
+     "tuning.params.sleep", "is a string ('0'); [params].sleep is a float (0.0)"),
+    ("tuning = { trials = 3 }", "tuning = { trials = 3, params = { spread = false } }",
+     "tiers.smoke.tuning.params.spread", "is a boolean (False); [params].spread is a float"),
+    ("seeds = 8", 'seeds = 8\n\n[[grid]]\nname = "g"\nfactors = { arm = ["a"] }\n'
+     'params = { lr = "0.1" }', "grid[0].params.lr", "is a string ('0.1'); [params].lr is"),
+    ("seeds = 8", 'seeds = 8\n\n[[grid]]\nname = "g"\nfactors = { spread = [0.1, "0.2"] }',
+     "grid[0].factors.spread[1]", "is a string ('0.2'); [params].spread is a float (0.5)"),
+    # one factor, one type: numbers (ints and floats may mix), strings or booleans
+    ('arm = ["a", "b", "c"]', 'arm = ["a", "b", 3]', "factors.arm[2]",
+     "is an integer (3) but factors.arm[0] is a string ('a')"),
+    ("seeds = 8", 'seeds = 8\n\n[[grid]]\nname = "g"\nfactors = { arm = [true] }',
+     "grid[0].factors.arm[0]", "is a boolean (True) but factors.arm[0] is a string ('a')"),
 ]
 
 CLAIMS_CASES = [
@@ -110,6 +133,16 @@ def test_bad_claims_file_names_file_and_key(toy: Path, old, new, key, words):
     assert message.startswith(str(toy / "claims.toml")), message
     assert f": {key}: " in message, message
     assert words in message, message
+
+
+def test_types_that_fit_their_params_default_load(toy: Path):
+    """An integer stands for a float; ints and floats mix in one factor."""
+    edit(toy / "suite.toml", "[tiers.smoke]\nseeds = 3",
+         "[tiers.smoke]\nseeds = 3\nparams = { spread = 1, fail_arm = 'c', sleep = 0 }")
+    edit(toy / "suite.toml", "seeds = 8", 'seeds = 8\n\n[[grid]]\nname = "g"\n'
+         "factors = { arm = ['a'], spread = [1, 0.25] }")
+    plan = resolve(load_suite(str(toy)), "smoke")
+    assert plan.params["spread"] == 1 and plan.params["fail_arm"] == "c"
 
 
 def test_non_utf8_file(toy: Path):

@@ -1,0 +1,93 @@
+"""Parameter types in suite.toml: an override has its default's type, a factor one type.
+
+TOML values carry their type, so ``epochs = "2"`` where ``[params]`` says ``epochs = 50``
+is a typo that would reach the task as a string and fail late, or compute something else
+without a word. The rules, checked on load:
+
+* A value that overrides a ``[params]`` key (``tiers.<t>.params``, ``[[grid]]`` ``params``
+  and ``factors``, ``tuning.params``, ``tiers.<t>.tuning.params``) has the default's type:
+  a boolean for a boolean, an integer for an integer (a boolean is not one), a float or an
+  integer for a float, a string for a string.
+* The values of one factor, across the main grid, every ``[[grid]]`` and every tier, are
+  all numbers (integers and floats may mix), all strings or all booleans: a factor such
+  as ``[64, "128"]`` is almost surely a typo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import SpecError
+from .specs import Scalar, SuiteSpec
+
+_ONE_TYPE = "a factor's values are all numbers, all strings or all booleans"
+
+
+def describe(value: Scalar) -> str:
+    """'an integer (50)', "a string ('2')": how an error names a value."""
+    if isinstance(value, bool):
+        kind = "a boolean"
+    elif isinstance(value, int):
+        kind = "an integer"
+    elif isinstance(value, float):
+        kind = "a float"
+    elif isinstance(value, str):
+        kind = "a string"
+    else:
+        kind = f"a {type(value).__name__}"
+    return f"{kind} ({value!r})"
+
+
+def fits(value: Scalar, default: Scalar) -> bool:
+    """Whether ``value`` may stand where ``[params]`` has ``default``."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return type(value) is type(default)
+
+
+def _family(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def check_param_types(path: Path, spec: SuiteSpec) -> None:
+    """Raise a SpecError at the first value whose type breaks the rules above."""
+    overrides: list[tuple[str, dict[str, Scalar]]] = [
+        (f"tiers.{name}.params", tier.params) for name, tier in spec.tiers.items()]
+    overrides += [(f"grid[{i}].params", g.params) for i, g in enumerate(spec.grid)]
+    if spec.tuning:
+        overrides.append(("tuning.params", spec.tuning.params))
+    overrides += [(f"tiers.{name}.tuning.params", tier.tuning.params)
+                  for name, tier in spec.tiers.items() if tier.tuning]
+    for key, values in overrides:
+        for name, value in values.items():
+            _check_override(path, f"{key}.{name}", name, value, spec)
+    for i, grid in enumerate(spec.grid):
+        for name, values in grid.factors.items():
+            for j, value in enumerate(values):
+                _check_override(path, f"grid[{i}].factors.{name}[{j}]", name, value, spec)
+    _check_factor_families(path, spec)
+
+
+def _check_override(path: Path, key: str, name: str, value: Scalar, spec: SuiteSpec) -> None:
+    if name in spec.params and not fits(value, spec.params[name]):
+        raise SpecError(path, key, f"is {describe(value)}; [params].{name} is "
+                        f"{describe(spec.params[name])}")
+
+
+def _check_factor_families(path: Path, spec: SuiteSpec) -> None:
+    places: list[tuple[str, dict[str, list[Scalar]]]] = [("factors", spec.factors)]
+    places += [(f"grid[{i}].factors", g.factors) for i, g in enumerate(spec.grid)]
+    places += [(f"tiers.{name}.factors", t.factors) for name, t in spec.tiers.items()]
+    first: dict[str, tuple[str, Scalar]] = {}
+    for where, factors in places:
+        for name, values in factors.items():
+            for j, value in enumerate(values):
+                key = f"{where}.{name}[{j}]"
+                seen_key, seen = first.setdefault(name, (key, value))
+                if _family(value) != _family(seen):
+                    raise SpecError(path, key, f"is {describe(value)} but {seen_key} is "
+                                    f"{describe(seen)}; {_ONE_TYPE}")
