@@ -1,13 +1,15 @@
 """Verdicts: the write-up's tables and claims checked against the reproduced seeds.
 
 Every verdict carries the quote, one sentence of reason that cites the numbers, and,
-when it is inconclusive, how many seeds per group would settle it.
+when it is inconclusive, about how many seeds per group would settle it if the observed
+difference were the true one. The statistical questions themselves are in questions.py.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,10 +17,21 @@ import numpy as np
 from . import stats
 from .aggregate import Results, Selection, is_constant
 from .expressions import evaluate
+from .questions import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    SUPPORTED,
+    against_exact,
+    against_reported,
+    against_runs,
+    direction_outcome,
+    margin_question,
+    one_sided_question,
+)
 from .specs import ClaimSpec, ClaimsSpec, ColumnSpec, RowSpec, TableSpec
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 NOT_TESTABLE, NOT_RUN = "not testable", "not run"
+NOT_COMPARABLE = "not comparable"  # the tier differs from the write-up's settings (scale.py)
 # Why a verdict is "not run" when its configuration is not in the plan at all (true of a
 # tier without it and of a --where cut; a --seeds cut keeps every configuration).
 LEFT_OUT = "is not in this report (not part of this tier, or left out by --where)"
@@ -41,7 +54,9 @@ class Verdict:
 
     @property
     def flagged(self) -> bool:
-        return self.verdict != SUPPORTED or self.writeup_ok is False
+        """Listed among the claims the numbers do not support: a verdict neither supported
+        nor left to a tier at the write-up's scale, or a write-up at odds with itself."""
+        return self.verdict not in (SUPPORTED, NOT_COMPARABLE) or self.writeup_ok is False
 
 
 @dataclass
@@ -73,7 +88,7 @@ def verdict_level(alpha: float) -> float:
 
 
 def describe(values: np.ndarray, spec: str = ".4g") -> str:
-    s = stats.summarize(values)
+    s = stats.summarize(values, n_boot=0)
     if s.n < 2:
         return f"{fmt(s.mean, spec)} (n={s.n})"
     return f"{fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n})"
@@ -120,6 +135,23 @@ class Judge:
     def select(self, where: dict, metric: str, index: int | None, key: str) -> Selection:
         return self.results.select(where, metric, index, f"{self.file}: {key}")
 
+    def deterministic(self, metric: str) -> bool:
+        """The metric is the same for every seed by construction (suite.toml)."""
+        spec = self.results.plan.suite.spec.metrics.get(metric)
+        return bool(spec is not None and spec.deterministic)
+
+    def _no_spread(self, metric: str, sides: list[tuple[str, Selection]]) -> str | None:
+        """Why no test is possible: a side whose seeds (two or more) are all identical, for
+        a metric that is not the same for every seed by construction. Zero spread in a
+        trained number says too few seeds, or too coarse a metric, not no noise."""
+        if self.deterministic(metric):
+            return None
+        flat = [f"all {s.n} seeds{label} gave {fmt(s.values[0])}" for label, s in sides
+                if is_constant(s.values)]
+        if not flat:
+            return None
+        return "; ".join(flat) + "; a trained metric with zero spread gives no test"
+
     # ------------------------------------------------------------ tables
 
     def tables(self) -> list[TableResult]:
@@ -148,7 +180,8 @@ class Judge:
         if reported is not None and col.margin is not None:
             quote = f"{table.title}, {table.row_header} {row.label}, {col.label}: {text}"
             verdict = self._value_verdict(f"{table.id}/{row.label}/{col.key}", quote, sel,
-                                          reported, self.reported_n(table), col.margin, col.format)
+                                          reported, self.reported_n(table), col.margin, col.format,
+                                          col.metric)
         return TableCell(reported, text, summary, None, verdict, sel.failed)
 
     # ------------------------------------------------------------ claims
@@ -177,7 +210,8 @@ class Judge:
                 self._equivalent(c, v, a, b)
         if c.kind == "value":
             reported = stats.Reported(c.value, None, "sd", False, f"{c.value:g}")
-            out = self._value_verdict(c.id, c.quote, a, reported, None, c.margin, ".4g")
+            out = self._value_verdict(c.id, c.quote, a, reported, None, c.margin, ".4g",
+                                      c.metric, stated=True)
             out.kind, out.section = c.kind, c.section
             return out
         if c.kind == "threshold":
@@ -205,7 +239,7 @@ class Judge:
         if a.n < 1 or b.n < 1:
             return _no_seeds(v, a, b)
         da, db = describe(a.values), describe(b.values)
-        if a.n >= 2 and b.n >= 2 and is_constant(a.values) and is_constant(b.values):
+        if self.deterministic(c.metric) and is_constant(a.values) and is_constant(b.values):
             holds = a.values[0] > b.values[0]
             v.verdict = SUPPORTED if holds else CONTRADICTED
             v.reason = (f"{name} is the same in every seed: {_w(c.a)} {fmt(a.values[0])} vs "
@@ -218,11 +252,14 @@ class Judge:
             v.reason = (f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}; a test needs at least two "
                         "seeds per side.")
             return v
-        fwd = stats.welch(a.values, b.values, "greater")
-        rev = stats.welch(a.values, b.values, "less")
+        flat = self._no_spread(c.metric, [(f" of {_w(c.a)}", a), (f" of {label_b}", b)])
+        if flat:
+            v.verdict = INCONCLUSIVE
+            v.reason = f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}; {flat}."
+            return v
+        test = stats.welch(a.values, b.values)  # two-sided: the sign decides, in _holm
         g = stats.hedges_g(a.values, b.values)
-        v.evidence.update(p=fwd.pvalue, p_reverse=rev.pvalue, diff=fwd.diff, g=g,
-                          text_a=da, text_b=db, name=name)
+        v.evidence.update(p=test.pvalue, diff=test.diff, g=g, text_a=da, text_b=db, name=name)
         return v  # the verdict is set in _holm, once the family's p-values are known
 
     def _writeup_greater(self, c: ClaimSpec, v: Verdict) -> None:
@@ -252,34 +289,32 @@ class Judge:
             if v.kind == "greater" and "p" in v.evidence:
                 families.setdefault(v.evidence["family"], []).append(v)
         for family in families.values():
-            fwd = stats.holm([v.evidence["p"] for v in family])
-            rev = stats.holm([v.evidence["p_reverse"] for v in family])
+            # Holm over the two-sided p-values: one test per claim, its sign the direction
+            adjusted = stats.holm([v.evidence["p"] for v in family])
             m = len(family)
-            for v, p, pr in zip(family, fwd, rev, strict=True):
+            for v, p in zip(family, adjusted, strict=True):
                 e = v.evidence
-                e.update(p_holm=p, p_reverse_holm=pr)
+                e["p_holm"] = p
                 holm = f"Holm over {m} claims" if m > 1 else "one claim, no correction"
                 base = (f"{e['name']}: {_w_from(v, 'a')} {e['text_a']} vs {_w_from(v, 'b')} "
                         f"{e['text_b']}, difference {fmt(e['diff'])}, Hedges' g "
                         f"{fmt(e['g'], '.2f')}")
-                if p < self.alpha:
-                    v.verdict = SUPPORTED
-                    v.reason = f"{base}; one-sided Welch p = {fmt(p, '.2g')} ({holm})."
-                elif pr < self.alpha:
-                    v.verdict = CONTRADICTED
-                    v.reason = (f"{base}; the reverse holds: one-sided Welch p = "
-                                f"{fmt(pr, '.2g')} ({holm}).")
+                test = f"two-sided Welch p = {fmt(p, '.2g')} ({holm})"
+                v.verdict = direction_outcome(p, e["diff"], "above", self.alpha)
+                if v.verdict == SUPPORTED:
+                    v.reason = f"{base}; {test}."
+                elif v.verdict == CONTRADICTED:
+                    v.reason = f"{base}; the reverse holds: {test}."
                 else:
-                    v.verdict = INCONCLUSIVE
-                    v.seeds_needed = stats.seeds_to_detect(e["g"], self.alpha / m)
-                    if not v.seeds_needed:
-                        need = "no feasible number of seeds would detect an effect this small"
-                    elif e["diff"] > 0:
-                        need = f"about {v.seeds_needed} seeds per side would detect it"
+                    v.seeds_needed = stats.seeds_to_detect(e["g"], self.alpha / m,
+                                                           alternative="two-sided")
+                    if not (math.isfinite(e["g"]) and e["g"] != 0):
+                        need = "the two sides have the same mean: no number of seeds separates them"
                     else:
-                        need = (f"the difference points the other way; about "
-                                f"{v.seeds_needed} seeds per side would show that")
-                    v.reason = (f"{base}; p = {fmt(p, '.2g')} ({holm}), not significant; "
+                        shows = "detect it" if e["diff"] > 0 else "show the reverse"
+                        need = (f"if the observed difference is the true one, "
+                                f"{_about(v.seeds_needed)} seeds per side would {shows}")
+                    v.reason = (f"{base}; {test}, not significant at {self.alpha:g}; "
                                 f"{need}.")
 
     def _equivalent(self, c: ClaimSpec, v: Verdict, a: Selection, b: Selection) -> Verdict:
@@ -287,19 +322,37 @@ class Judge:
         if a.n < 2 or b.n < 2:
             return _no_seeds(v, a, b, 2)
         m = c.margin
-        sa, sb = stats.summarize(a.values), stats.summarize(b.values)
+        da, db = describe(a.values), describe(b.values)
+        label_b = _w(c.b) if c.index_b is None else f"{_w(c.b)} [{c.index_b}]"
+        flat = self._no_spread(c.metric, [(f" of {_w(c.a)}", a), (f" of {label_b}", b)])
+        if flat:
+            v.verdict = INCONCLUSIVE
+            v.reason = f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}; {flat}."
+            return v
+        sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
+        diff = sa.mean - sb.mean
         low, high = stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, self.level)
         test = stats.tost(a.values, b.values, -m, m)
-        base = (f"{name}: {_w(c.a)} {describe(a.values)} vs {_w(c.b)} {describe(b.values)}, "
-                f"difference {fmt(sa.mean - sb.mean)}, {100 * self.level:g} % CI "
-                f"[{fmt(low)}, {fmt(high)}]")
+        base = (f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}, difference {fmt(diff)}, "
+                f"{100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]")
         v.evidence = {"tost_p": test.pvalue, "ci": [low, high]}
-        return _settle(v, base, test.pvalue < self.alpha, low, high, m,
-                       lambda: stats.seeds_to_settle_equivalence(sa.mean - sb.mean, sa.sd,
-                                                                 sb.sd, m, self.alpha))
+        outcome = SUPPORTED if test.pvalue < self.alpha else \
+            CONTRADICTED if low > m or high < -m else INCONCLUSIVE
+
+        def need() -> tuple[int | None, str]:
+            n = stats.seeds_to_settle_equivalence(diff, sa.sd, sb.sd, m, self.alpha)
+            if abs(diff) == m:
+                return None, _ON_MARGIN
+            return n, (f"if the observed difference is the true one, {_about(n)} seeds per "
+                       "side would settle it")
+
+        return _settle(v, base, outcome, m, need)
 
     def _value_verdict(self, vid: str, quote: str, sel: Selection, rep: stats.Reported,
-                       rep_n: int | None, margin: float, spec: str) -> Verdict:
+                       rep_n: int | None, margin: float, spec: str, metric: str,
+                       stated: bool = False) -> Verdict:
+        """Reproduced within ±margin of a number: a table's reported cell (the write-up's
+        measurement, with its uncertainty) or, ``stated``, a claim's own number (exact)."""
         v = Verdict(vid, "value", quote, NOT_RUN, "")
         if sel.config is None:
             v.reason = f"This configuration {LEFT_OUT}."
@@ -307,11 +360,7 @@ class Judge:
         if sel.n == 0:
             v.reason = _no_result_text([sel]) + "."
             return v  # NOT_RUN: no result to judge
-        s = stats.summarize(sel.values)
-        if rep.spread is not None and rep_n:
-            rep_sd, rep_n_eff = rep.sd(rep_n), rep_n
-        else:
-            rep_sd, rep_n_eff = 0.0, None  # a bare number: treated as exact
+        s = stats.summarize(sel.values, n_boot=0)
         diff = s.mean - rep.mean
         if s.n < 2:
             if abs(s.mean - rep.mean) <= margin:
@@ -323,58 +372,65 @@ class Judge:
                     f"Reproduced {fmt(s.mean, spec)} from one seed vs reported {rep.text}: "
                     f"outside the ±{margin:g} margin, but one seed gives no interval.")
             return v
-        if rep_n_eff:
-            low, high = stats.diff_ci(s.mean, s.sd, s.n, rep.mean, rep_sd, rep_n_eff,
-                                      self.level)
-        else:
-            low, high = (x - rep.mean for x in stats.mean_ci(s.mean, s.sd, s.n,
-                                                             self.level))
-        base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n}) vs reported "
-                f"{rep.text}{f' (n={rep_n_eff})' if rep_n_eff else ''}: difference "
-                f"{fmt(diff, spec)}, {100 * self.level:g} % CI [{fmt(low, spec)}, "
-                f"{fmt(high, spec)}]")
-        v.evidence = {"diff": diff, "ci": [low, high], "margin": margin}
-        inside = -margin < low and high < margin
-        return _settle(v, base, inside, low, high, margin,
-                       lambda: stats.seeds_to_settle_equivalence(diff, s.sd, rep_sd, margin,
-                                                                 self.alpha))
-
-    def _threshold(self, c: ClaimSpec, v: Verdict, a: Selection) -> Verdict:
-        name = _metric_name(c.metric, c.index)
-        if a.n < 1:
-            return _no_seeds(v, a, a)
-        above = c.op in (">", ">=")
-        s = stats.summarize(a.values)
-        if a.n < 2 or is_constant(a.values):
-            holds = _compare(s.mean, c.op, c.value, 0.0)
-            if a.n < 2:
-                v.verdict = INCONCLUSIVE
-                word = "meets" if holds else "misses"
-                v.reason = (f"{name} = {fmt(s.mean)} from one seed ({word} {c.op} {c.value:g}); "
-                            "one seed gives no test.")
-            else:
-                v.verdict = SUPPORTED if holds else CONTRADICTED
-                v.reason = (f"{name} = {fmt(s.mean)} in every seed, which "
-                            f"{'meets' if holds else 'misses'} {c.op} {c.value:g}.")
+        flat = self._no_spread(metric, [("", sel)])
+        if flat:
+            v.verdict = INCONCLUSIVE
+            v.reason = f"Reproduced vs reported {rep.text}: {flat}."
             return v
-        p = stats.one_sample(a.values, c.value, "greater" if above else "less").pvalue
-        p_rev = stats.one_sample(a.values, c.value, "less" if above else "greater").pvalue
-        base = f"{name} = {describe(a.values)} against {c.op} {c.value:g}"
-        v.evidence = {"p": p, "p_reverse": p_rev}
-        if p < self.alpha:
-            v.verdict, v.reason = SUPPORTED, f"{base}: one-sided t-test p = {fmt(p, '.2g')}."
-        elif p_rev < self.alpha:
-            v.verdict, v.reason = CONTRADICTED, (f"{base}: the opposite side holds, one-sided "
-                                                 f"p = {fmt(p_rev, '.2g')}.")
-        else:
-            g = (s.mean - c.value) / s.sd if s.sd > 0 else math.nan
-            v.seeds_needed = stats.seeds_to_detect(g * math.sqrt(2), self.alpha)
-            v.verdict, v.reason = INCONCLUSIVE, (f"{base}: p = {fmt(p, '.2g')}, not "
-                                                 "significant.")
+        # What the reported number is held to be, and so its share of the uncertainty
+        note, label = "", ""
+        if stated:  # the claim's own number, e.g. a target: exact
+            test, ref_var, ref_df = against_exact, 0.0, None
+            low, high = (x - rep.mean for x in stats.mean_ci(s.mean, s.sd, s.n, self.level))
+        elif rep.spread is not None and rep_n and rep_n >= 2:  # a mean ± SD of rep_n runs
+            rep_sd = rep.sd(rep_n)
+            test, ref_var, ref_df = against_reported(rep_sd, rep_n), rep_sd**2 / rep_n, rep_n - 1
+            low, high = stats.diff_ci(s.mean, s.sd, s.n, rep.mean, rep_sd, rep_n, self.level)
+            label = f" (n={rep_n})"
+        else:  # one run, or a mean without a spread: its spread is ours
+            runs = rep_n if rep.spread is None and rep_n else 1
+            test, ref_var, ref_df = against_runs(runs), s.sd**2 / runs, None
+            low, high = (x - rep.mean for x in stats.mean_ci(
+                s.mean, s.sd * math.sqrt(1 + s.n / runs), s.n, self.level))
+            note = (f"The write-up's number is a mean of {runs} runs without a spread; its "
+                    "runs' SD is taken as the reproduced SD." if runs > 1 else
+                    "The write-up's number is one run; its spread is taken as the reproduced "
+                    "SD." if rep_n else
+                    "The write-up does not say how many runs its number is from: it is "
+                    "taken as one run, its spread as the reproduced SD.")
+            label = f" (n={runs})" if rep_n else ""
+        answer = margin_question(sel.values, rep.mean, margin, self.alpha, test)
+        base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n}) vs reported "
+                f"{rep.text}{label}: difference {fmt(diff, spec)}, {100 * self.level:g} % CI "
+                f"[{fmt(low, spec)}, {fmt(high, spec)}]")
+        v.evidence = {"diff": diff, "ci": [low, high], "margin": margin, "p": answer.pvalue}
+
+        def need() -> tuple[int | None, str]:
+            if abs(diff) == margin:
+                return None, _ON_MARGIN
+            got = stats.seeds_to_settle_margin(diff, s.sd, margin, self.alpha, ref_var, ref_df)
+            if got.never:
+                return None, (f"even infinitely many of our seeds could not settle it: the "
+                              f"write-up's own uncertainty alone (±{fmt(got.floor, spec)} in "
+                              f"the {100 * self.level:g} % CI) is wider than the "
+                              f"{fmt(abs(abs(diff) - margin), spec)} between the difference "
+                              "and the margin")
+            fixed = "" if stated else " (the write-up's runs stay as they are)"
+            return got.n, (f"if the observed difference is the true one, {_about(got.n)} of "
+                           f"our seeds would settle it{fixed}")
+
+        _settle(v, base, answer.outcome, margin, need)
+        if note:
+            v.reason += " " + note
         return v
 
+    def _threshold(self, c: ClaimSpec, v: Verdict, a: Selection) -> Verdict:
+        return self._directional(c, v, a, c.value, c.op, f"{c.op} {c.value:g}")
+
     def _above_chance(self, c: ClaimSpec, v: Verdict, a: Selection) -> Verdict:
-        name = _metric_name(c.metric, c.index)
+        """A threshold question against chance: the same test and outcomes as a threshold
+        (not distinguishable from chance is inconclusive), plus the write-up's own figure
+        tested against chance."""
         better = "greater" if c.direction == "above" else "less"
         if c.reported:
             rep = stats.parse_reported(c.reported)
@@ -389,17 +445,53 @@ class Judge:
                 ok = (rep.mean > c.chance) if c.direction == "above" else (rep.mean < c.chance)
                 v.writeup = f"{rep.text} vs chance {c.chance:g}: no spread to test"
             v.writeup_ok = ok
+        op = ">" if c.direction == "above" else "<"
+        return self._directional(c, v, a, c.chance, op, f"chance {c.chance:g}")
+
+    def _directional(self, c: ClaimSpec, v: Verdict, a: Selection, reference: float, op: str,
+                     against: str) -> Verdict:
+        """Is the mean of a's seeds on the ``op`` side of ``reference``? One question for
+        threshold and above-chance claims (questions.one_sided_question)."""
+        name = _metric_name(c.metric, c.index)
+        if a.n < 1:
+            return _no_seeds(v, a, a)
+        direction = "above" if op in (">", ">=") else "below"
+        mean = float(np.mean(a.values))
+        holds = _compare(mean, op, reference, 0.0)
+        word = "meets" if holds else "misses"
         if a.n < 2:
-            return _no_seeds(v, a, a, 2)
-        test = stats.one_sample(a.values, c.chance, better)
-        base = f"{name} = {describe(a.values)} vs chance {c.chance:g}"
-        v.evidence = {"p": test.pvalue}
-        if test.pvalue < self.alpha:
-            v.verdict = SUPPORTED
-            v.reason = f"{base}: beyond chance, p = {fmt(test.pvalue, '.2g')}."
+            v.verdict = INCONCLUSIVE
+            v.reason = (f"{name} = {fmt(mean)} from one seed ({word} {against}); one seed "
+                        "gives no test.")
+            return v
+        if self.deterministic(c.metric) and is_constant(a.values):
+            v.verdict = SUPPORTED if holds else CONTRADICTED
+            v.reason = f"{name} = {fmt(mean)} in every seed, which {word} {against}."
+            v.evidence["deterministic"] = True
+            return v
+        flat = self._no_spread(c.metric, [("", a)])
+        if flat:
+            v.verdict, v.reason = INCONCLUSIVE, f"{name} against {against}: {flat}."
+            return v
+        answer = one_sided_question(a.values, reference, direction, self.alpha)
+        base = (f"{name} = {describe(a.values)} against {against}: two-sided t-test "
+                f"p = {fmt(answer.pvalue, '.2g')}")
+        v.evidence = {"p": answer.pvalue, "diff": answer.diff}
+        v.verdict = answer.outcome
+        if answer.outcome == SUPPORTED:
+            v.reason = f"{base}, on the claimed side."
+        elif answer.outcome == CONTRADICTED:
+            v.reason = f"{base}: the opposite side holds."
         else:
-            v.verdict, v.reason = CONTRADICTED, (f"{base}: not distinguishable from chance, "
-                                                 f"p = {fmt(test.pvalue, '.2g')}.")
+            sd = float(np.std(a.values, ddof=1))
+            if answer.diff == 0:
+                need = "the mean sits on the line: no number of seeds settles it"
+            else:
+                v.seeds_needed = stats.seeds_to_detect(answer.diff / sd, self.alpha,
+                                                       alternative="two-sided", one_sample=True)
+                need = (f"if the observed mean is the true one, {_about(v.seeds_needed)} "
+                        "seeds would settle it")
+            v.reason = f"{base}, not significant at {self.alpha:g}; {need}."
         return v
 
 
@@ -414,21 +506,33 @@ def _compare(left: float, op: str, right: float, tol: float) -> bool:
     return OPS[op](left - tol, right)
 
 
-def _settle(v: Verdict, base: str, inside: bool, low: float, high: float, margin: float,
-            seeds) -> Verdict:
-    if inside:
-        v.verdict = SUPPORTED
+_ON_MARGIN = "the difference lies on the margin itself: no number of seeds settles it"
+
+
+def _settle(v: Verdict, base: str, outcome: str, margin: float,
+            need: Callable[[], tuple[int | None, str]]) -> Verdict:
+    """Word a margin question's outcome; ``need`` gives, only when it is inconclusive, the
+    seeds that would settle it and the sentence that says so."""
+    v.verdict = outcome
+    if outcome == SUPPORTED:
         v.reason = f"{base}, inside the ±{margin:g} margin."
-    elif low > margin or high < -margin:
-        v.verdict = CONTRADICTED
+    elif outcome == CONTRADICTED:
         v.reason = f"{base}, entirely outside the ±{margin:g} margin."
     else:
-        v.verdict = INCONCLUSIVE
-        v.seeds_needed = seeds()
-        need = (f"about {v.seeds_needed} seeds per side would settle it" if v.seeds_needed
-                else "no feasible number of seeds settles it")
-        v.reason = f"{base}, overlapping the ±{margin:g} margin; {need}."
+        v.seeds_needed, text = need()
+        v.reason = f"{base}, overlapping the ±{margin:g} margin; {text}."
     return v
+
+
+def _about(n: int | None) -> str:
+    """A seed count from a power calculation, rounded: it rests on an effect observed with
+    few seeds, so its digits beyond the first carry nothing."""
+    if n is None or n > 1000:
+        return "more than 1000"
+    if n <= 10:
+        return f"about {n}"
+    step = 10 if n <= 100 else 100
+    return f"about {max(step, round(n / step) * step)}"
 
 
 def _not_run(v: Verdict, where: dict) -> Verdict:

@@ -60,6 +60,9 @@ def check_param_types(path: Path, spec: SuiteSpec) -> None:
     overrides += [(f"grid[{i}].params", g.params) for i, g in enumerate(spec.grid)]
     if spec.tuning:
         overrides.append(("tuning.params", spec.tuning.params))
+    if spec.scale:
+        overrides.append(("scale.params", spec.scale.params))
+        overrides += [(f"scale.grids.{g}.params", s.params) for g, s in spec.scale.grids.items()]
     overrides += [(f"tiers.{name}.tuning.params", tier.tuning.params)
                   for name, tier in spec.tiers.items() if tier.tuning]
     for key, values in overrides:

@@ -13,7 +13,14 @@ from tabulate import tabulate
 
 from .md_text import md_code, md_escape
 from .plots import plot_table, plot_tiles
-from .report import MARKS, VERDICT_ORDER, ReportModel, level_text
+from .report import (
+    MARKS,
+    SEED_STATS_HEADERS,
+    SEED_STATS_NOTE,
+    VERDICT_ORDER,
+    ReportModel,
+    level_text,
+)
 from .stats import SUMMARY_CONFIDENCE
 from .suite import REPO_ROOT
 
@@ -36,7 +43,9 @@ def _env(autoescape: bool) -> jinja2.Environment:
     env.filters["code"] = md_code
     env.filters["level"] = level_text
     env.filters["counts"] = count_text
-    env.globals.update(table=md_table, marks=MARKS, summary_level=SUMMARY_CONFIDENCE)
+    env.filters["split"] = split_text
+    env.globals.update(table=md_table, marks=MARKS, verdicts=VERDICT_ORDER,
+                       seed_stats_headers=SEED_STATS_HEADERS, seed_stats_note=SEED_STATS_NOTE)
     return env
 
 
@@ -94,11 +103,17 @@ def count_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none"
 
 
+def split_text(model: ReportModel) -> str:
+    """'claims: 4 supported; table numbers: 1 supported, 3 contradicted': where the
+    headline's counts come from."""
+    return (f"claims: {count_text(model.counts)}; "
+            f"table numbers: {count_text(model.table_counts)}")
+
+
 def terminal_summary(model: ReportModel) -> str:
-    head = f"{model.suite} (tier {model.tier}): claims: {count_text(model.counts)}"
-    if any(model.table_counts.values()):
-        head += f"; table numbers: {count_text(model.table_counts)}"
-    lines = [head]
+    head = (f"{model.suite} (tier {model.tier}): verdicts: {count_text(model.total_counts)} "
+            f"({split_text(model)})")
+    lines = [head, model.scale]
     if model.subset:
         lines.append(model.subset)
     for table in model.tables:

@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import scale
 from .aggregate import Results
 from .judge import (
     CONTRADICTED,
@@ -26,14 +27,31 @@ from .judge import (
     verdict_level,
 )
 from .runner import RunResult
-from .stats import SUMMARY_CONFIDENCE
+from .scale import NOT_COMPARABLE
+from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE
 
-VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE, NOT_RUN]
-MARKS = {SUPPORTED: "✅", CONTRADICTED: "❌", INCONCLUSIVE: "❔", NOT_TESTABLE: "➖",
-         NOT_RUN: "⏭"}
+VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, NOT_TESTABLE,
+                 NOT_RUN]
+MARKS = {SUPPORTED: "✅", CONTRADICTED: "❌", INCONCLUSIVE: "❔", NOT_COMPARABLE: "📏",
+         NOT_TESTABLE: "➖", NOT_RUN: "⏭"}
 def level_text(level: float) -> str:
     """0.95 -> '95 %'."""
     return f"{100 * level:.4g} %"
+
+
+SEED_STATS_HEADERS = [
+    "configuration", "metric", "n", "mean", "SD", "SEM",
+    f"{level_text(SUMMARY_CONFIDENCE)} t interval",
+    f"{level_text(SUMMARY_CONFIDENCE)} BCa bootstrap interval, shown from n ≥ {BOOTSTRAP_MIN_N}",
+]
+SEED_STATS_NOTE = (
+    f"Per configuration and metric: seeds, mean, SD, standard error, the "
+    f"{level_text(SUMMARY_CONFIDENCE)} t interval of the mean and its "
+    f"{level_text(SUMMARY_CONFIDENCE)} BCa bootstrap interval. The bootstrap interval is "
+    f"shown from n ≥ {BOOTSTRAP_MIN_N} seeds: with fewer it covers the true mean far less "
+    f"often than {level_text(SUMMARY_CONFIDENCE)} (seeded simulation, "
+    "benchmarks/bootstrap_coverage.py)."
+)
 
 
 @dataclass
@@ -83,9 +101,15 @@ class ReportModel:
     seed_stats: list[list[str]]
     figures: list[RenderedFigure] = field(default_factory=list)
     plots: dict[str, str] = field(default_factory=dict)  # table/figure id -> PNG file name
+    scale: str = ""  # the tier against the write-up's settings (harness/scale.py)
     table_counts: dict[str, int] = field(default_factory=dict)  # verdicts of table cells
     units: dict[str, str] = field(default_factory=dict)  # metric -> unit, e.g. "%"
     subset: str = ""  # "This report shows part of tier ...", when --where/--seeds cut it
+
+    @property
+    def total_counts(self) -> dict[str, int]:
+        """Every verdict of the report per outcome: claims and table cells together."""
+        return {k: self.counts.get(k, 0) + self.table_counts.get(k, 0) for k in VERDICT_ORDER}
 
 
 def reproduced_text(s, spec: str) -> str:
@@ -168,9 +192,12 @@ def build(run: RunResult, command: str) -> ReportModel:
     judge = Judge(suite.claims, results, str(suite.folder / "claims.toml"))
     table_results = judge.tables()
     claims = judge.claims_verdicts()
+    scale.apply(plan, suite.claims.claim, claims, table_results)
     table_verdicts = [c.verdict for t in table_results for c in t.cells.values() if c.verdict]
     counts = Counter(v.verdict for v in claims)
     table_counts = Counter(v.verdict for v in table_verdicts)
+    unknown = (set(counts) | set(table_counts)) - set(VERDICT_ORDER)
+    assert not unknown, f"outcomes missing from VERDICT_ORDER: {unknown}"  # never uncounted
     all_records = run.all_records
     fingerprints = sorted({json.dumps({k: v for k, v in r.fingerprint.items()
                                        if k != "git_commit"}, sort_keys=True)
@@ -213,6 +240,7 @@ def build(run: RunResult, command: str) -> ReportModel:
     return ReportModel(
         suite=suite.name, title=suite.spec.title, writeup=suite.spec.writeup, tier=plan.tier,
         tier_description=suite.spec.tiers[plan.tier].description, command=command,
+        scale=scale.summary(plan),
         choices=dict(suite.spec.choices), provenance=provenance, tuning=tuning,
         tables=[render_table(t, suite.claims.source.alpha) for t in table_results],
         claims=claims,
@@ -246,7 +274,9 @@ def seed_statistics(results: Results) -> list[list[str]]:
     for config, metric, s in results.summaries():
         label = ", ".join(f"{k}={v}" for k, v in config.items())
         rows.append([label, metric, str(s.n), f"{s.mean:.4g}", _g(s.sd), _g(s.sem),
-                     _interval(s.ci_low, s.ci_high), _interval(s.boot_low, s.boot_high)])
+                     _interval(s.ci_low, s.ci_high),
+                     f"n < {BOOTSTRAP_MIN_N}" if s.n < BOOTSTRAP_MIN_N
+                     else _interval(s.boot_low, s.boot_high)])
     return rows
 
 

@@ -36,6 +36,12 @@ class MetricSpec(Strict):
     # Cross-platform regress compares means within 4 standard errors; this is the floor
     # for metrics whose seeds can tie (accuracies of small test sets, counts).
     tolerance: Annotated[float, Field(ge=0)] = 0.0
+    # The same for every seed by construction (a parameter count, FLOPs): equal seeds are
+    # compared exactly. Otherwise equal seeds give no test (zero spread is not no noise).
+    deterministic: bool = False
+    # Which of the write-up's settings ([scale]) this metric's value depends on; None: all
+    # of them (a trained number); [] for one no setting changes.
+    depends_on: list[Name] | None = None
 
     @model_validator(mode="after")
     def _image_shape(self) -> MetricSpec:
@@ -103,6 +109,22 @@ class TierSpec(Strict):
     tuning: TuningOverride | None = None
 
 
+class ScaleGridSpec(Strict):
+    params: dict[Name, Scalar] = {}
+
+
+class ScaleSpec(Strict):
+    """The write-up's own settings, as it states them (epochs, steps, rows, sizes,
+    targets). A tier whose cells run other values is not the write-up's experiment:
+    verdicts that depend on these settings are "not comparable" there (harness/scale.py).
+    """
+
+    params: dict[Name, Scalar] = {}  # for the main grid's cells
+    tuning_trials: Annotated[int, Field(ge=1)] | None = None
+    grids: dict[Name, ScaleGridSpec] = {}  # an extra [[grid]]'s settings, instead of params
+    note: str = ""  # where the write-up states them, or what it leaves unstated
+
+
 class SuiteSpec(Strict):
     title: str
     writeup: str
@@ -116,6 +138,7 @@ class SuiteSpec(Strict):
     grid: list[GridSpec] = []
     tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
+    scale: ScaleSpec | None = None  # the write-up's own settings
     # CPU threads every cell runs with (recorded in its fingerprint); None: the process's
     # setting (--threads). Small models often run faster, and always the same, on one.
     threads: Annotated[int, Field(ge=1, le=1024)] | None = None

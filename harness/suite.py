@@ -241,7 +241,34 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
                 if key not in known:
                     raise SpecError(path, f"tiers.{tier_name}.tuning.params.{key}",
                                     "unknown parameter")
+    _check_scale(path, spec)
     check_param_types(path, spec)
+
+
+def _check_scale(path: Path, spec: SuiteSpec) -> None:
+    """[scale] names parameters, grids and (per metric) settings that exist."""
+    stated = {"tuning_trials"} if spec.scale and spec.scale.tuning_trials else set()
+    if spec.scale:
+        if spec.scale.tuning_trials and not spec.tuning:
+            raise SpecError(path, "scale.tuning_trials", "the suite has no [tuning]")
+        grids = [g.name for g in spec.grid]
+        blocks = [("scale.params", spec.scale.params)]
+        for name, grid in spec.scale.grids.items():
+            if name not in grids:
+                raise SpecError(path, f"scale.grids.{name}", f"no grid {name!r}; grids are "
+                                f"{grids}")
+            blocks.append((f"scale.grids.{name}.params", grid.params))
+        for key, params in blocks:
+            for name in params:
+                if name not in spec.params:
+                    raise SpecError(path, f"{key}.{name}", "unknown parameter; give its "
+                                    "default in [params]")
+                stated.add(name)
+    for metric, m in spec.metrics.items():
+        for i, name in enumerate(m.depends_on or []):
+            if name not in stated:
+                raise SpecError(path, f"metrics.{metric}.depends_on[{i}]", f"{name!r} is not "
+                                f"one of the write-up's settings in [scale]: {sorted(stated)}")
 
 
 def _check_where(path: Path, key: str, where: dict, spec: SuiteSpec) -> None:

@@ -17,7 +17,7 @@ from harness.judge import INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, SUPPORTED, verdic
 from harness.md_text import md_code, md_escape, one_line
 from harness.plots import table_figure
 from harness.render import terminal_summary, write_index, write_suite_report
-from harness.report import build, interval_note
+from harness.report import VERDICT_ORDER, build, interval_note
 from harness.stats import SUMMARY_CONFIDENCE, summarize
 from tests.test_engine import run_toy
 from tests.test_suite_validation import edit
@@ -216,23 +216,22 @@ def test_cells_with_no_result_are_not_run_everywhere(toy: Path, store_path: Path
     assert model.counts[NOT_RUN] == 6 and model.counts[INCONCLUSIVE] == 0
     assert model.table_counts[NOT_RUN] == 2 and model.table_counts[INCONCLUSIVE] == 0
     assert model.tables[0].rows[0][3] == NOT_RUN
+    split = "claims: 1 supported, 1 not testable, 6 not run; table numbers: 2 not run"
     summary = terminal_summary(model)
-    assert summary.splitlines()[0] == ("toy (tier smoke): claims: 1 supported, 1 not testable, "
-                                       "6 not run; table numbers: 2 not run")
+    assert summary.splitlines()[0] == ("toy (tier smoke): verdicts: 1 supported, "
+                                       f"1 not testable, 8 not run ({split})")
     assert "inconclusive" not in summary.split("Flagged:")[0].splitlines()[0]
     paths = write_suite_report(model, tmp_path / "out")
     md, html = paths["md"].read_text(), paths["html"].read_text()
-    assert "**Claims:** 1 supported · 0 contradicted · 0 inconclusive · 1 not testable · " \
-           "6 not run" in md
-    assert "**Table numbers:** 0 supported · 0 contradicted · 0 inconclusive · " \
-           "0 not testable · 2 not run" in md
+    total = {k: 0 for k in VERDICT_ORDER} | {SUPPORTED: 1, NOT_TESTABLE: 1, NOT_RUN: 8}
+    assert "**Verdicts:** " + " · ".join(f"{total[k]} {k}" for k in VERDICT_ORDER) \
+           + f" ({split})" in md
     assert "| ⏭ not run " in md and "❔" not in md
-    assert '<span class="v not-run">6 not run</span>' in html
-    assert '<span class="v not-run">2 not run</span>' in html
+    assert '<span class="v not-run">8 not run</span>' in html
     index = write_index([model], tmp_path / "out").read_text()
     row = re.search(r"<tr><td>toy</td>.*?</tr>", index).group(0)
     cells = re.findall(r"<td>(.*?)</td>", row)
-    assert cells[3:9] == ["1", "0", "0", "1", "6", "2 not run"]
+    assert cells[3:] == [*(str(total[k]) for k in VERDICT_ORDER), split, cells[-1]]
 
 
 def test_cells_that_all_failed_are_not_run(toy: Path, store_path: Path):
@@ -268,8 +267,8 @@ def test_tables_label_their_intervals_with_levels_from_the_code(toy: Path, store
     assert "the 80 % t interval of reproduced − reported inside ±margin" in note
     paths = write_suite_report(model, tmp_path / "out")
     md, html = paths["md"].read_text(), paths["html"].read_text()
-    assert note in md and note in html and "| 95 % CI (t) " in md
-    assert "<th>95 % CI (bootstrap)</th>" in html
+    assert note in md and note in html and "| 95 % t interval " in md
+    assert "<th>95 % BCa bootstrap interval, shown from n ≥ " in html
 
 
 def test_html_tables_scroll_in_their_box_and_verdicts_are_words(toy: Path, store_path: Path,

@@ -50,6 +50,17 @@ SUITE_CASES = [
     ('curve = { kind = "curve" }', 'curve = { kind = "curve", shape = [2, 2] }',
      "metrics.curve", "take none"),
     ('shape = [2, 3] }', 'shape = [2, 0] }', "metrics.tiles.shape[1]", "greater than or equal"),
+    # [scale]: the write-up's settings name parameters, grids and settings that exist
+    ("[tiers.smoke]\nseeds = 3", "[scale]\nparams = { sprad = 1.0 }\n\n[tiers.smoke]\nseeds = 3",
+     "scale.params.sprad", "unknown parameter"),
+    ("[tiers.smoke]\nseeds = 3", "[scale]\nparams = { spread = 'wide' }\n\n[tiers.smoke]\n"
+     "seeds = 3", "scale.params.spread", "is a string ('wide'); [params].spread is a float"),
+    ("[tiers.smoke]\nseeds = 3", "[scale]\ngrids = { sweep = { params = { spread = 1.0 } } }"
+     "\n\n[tiers.smoke]\nseeds = 3", "scale.grids.sweep", "no grid 'sweep'"),
+    ("[tiers.smoke]\nseeds = 3", "[scale]\nparams = { spread = 0.5 }\ntuning_trials = 0\n\n"
+     "[tiers.smoke]\nseeds = 3", "scale.tuning_trials", "greater than or equal to 1"),
+    ("size = {}", "size = { depends_on = ['spread'] }", "metrics.size.depends_on[0]",
+     "not one of the write-up's settings in [scale]"),
     # an override has the type of its [params] default (harness/param_types.py)
     ("[params]\nspread = 0.5", "[tiers.quick.params]\nepochs = \"2\"\n\n[params]\nepochs = 50"
      "\nspread = 0.5", "tiers.quick.params.epochs",

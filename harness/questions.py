@@ -1,0 +1,131 @@
+"""The statistical questions a verdict asks, one pure function each.
+
+A question takes the data, the number they are held against and the test to use (a
+callable, as rliable takes its statistics) and answers with an outcome and the numbers
+behind it; ``judge.py`` only words the answer. A test is called as
+``test(data, reference, alternative)`` with scipy's alternatives and returns a
+``stats.TestResult`` whose ``diff`` is estimate - reference.
+
+Every claim has one direction. A directional question is decided by a two-sided test at
+``alpha`` whose sign says supported (the claimed direction) or contradicted, so that
+when the truth sits on the reference the two decisive outcomes together happen at rate
+``alpha``, not ``2 alpha`` as two one-sided tests would give.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from . import stats
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+Direction = Literal["above", "below"]
+Test = Callable[[Any, float, str], stats.TestResult]
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: str  # SUPPORTED, CONTRADICTED or INCONCLUSIVE
+    diff: float  # estimate - reference
+    pvalue: float  # directional questions: two-sided; margin questions: TOST's
+
+
+def direction_outcome(pvalue: float, diff: float, direction: Direction, alpha: float) -> str:
+    """A two-sided p below ``alpha`` is decisive; the sign of ``diff`` says which way."""
+    if not pvalue < alpha or not diff or math.isnan(diff):
+        return INCONCLUSIVE
+    return SUPPORTED if (diff > 0) == (direction == "above") else CONTRADICTED
+
+
+def one_sided_question(data: Any, reference: float, direction: Direction, alpha: float,
+                       test: Test = stats.one_sample) -> Answer:
+    """Is the estimate ``direction`` of ``reference``? (a threshold, chance, or for
+    ``greater`` the other arm: ``test`` then binds it)."""
+    result = test(data, reference, "two-sided")
+    return Answer(direction_outcome(result.pvalue, result.diff, direction, alpha),
+                  result.diff, result.pvalue)
+
+
+def margin_question(data: Any, reference: float, margin: float, alpha: float,
+                    test: Test) -> Answer:
+    """Is the estimate within ±``margin`` of ``reference``? Two directional questions, one
+    per bound, each at one-sided ``alpha`` (TOST): the (1 - 2 alpha) interval inside the
+    margin is supported, entirely outside it contradicted."""
+    lower = one_sided_question(data, reference - margin, "above", 2 * alpha, test)
+    upper = one_sided_question(data, reference + margin, "below", 2 * alpha, test)
+    if lower.outcome == upper.outcome == SUPPORTED:
+        outcome = SUPPORTED
+    elif CONTRADICTED in (lower.outcome, upper.outcome):
+        outcome = CONTRADICTED
+    else:
+        outcome = INCONCLUSIVE
+    tost_p = max(_one_sided_p(lower, "above"), _one_sided_p(upper, "below"))
+    return Answer(outcome, lower.diff - margin, tost_p)
+
+
+def _one_sided_p(answer: Answer, direction: Direction) -> float:
+    """The one-sided p in ``direction`` from a two-sided p and the sign of the difference."""
+    half = answer.pvalue / 2
+    toward = (answer.diff > 0) == (direction == "above")
+    return half if toward else 1 - half
+
+
+# ---------------------------------------------------------------- tests against a number
+
+
+def _mean_sd_n(values: Sequence[float]) -> tuple[float, float, int]:
+    x = np.asarray(values, dtype=float)
+    sd = float(np.std(x, ddof=1)) if x.size >= 2 else math.nan
+    return float(np.mean(x)), sd, int(x.size)
+
+
+def against_exact(values: Sequence[float], reference: float,
+                  alternative: str) -> stats.TestResult:
+    """One-sample t test of the seeds' mean against an exact number (zero spread: the
+    limit, decided by the sign)."""
+    mean, sd, n = _mean_sd_n(values)
+    return stats.one_sample_from_stats(mean, sd, n, reference, alternative)
+
+
+def against_runs(runs: int) -> Test:
+    """The seeds' mean against the mean of ``runs`` runs of the same process, whose spread
+    is taken as the seeds' own SD: the reference adds sd^2 / runs to the variance of the
+    difference (for one run, the t test of a new observation; df n - 1)."""
+
+    def test(values: Sequence[float], reference: float, alternative: str
+             ) -> stats.TestResult:
+        mean, sd, n = _mean_sd_n(values)
+        return stats.one_sample_from_stats(mean, sd * math.sqrt(1 + n / runs), n, reference,
+                                           alternative)
+
+    return test
+
+
+def against_reported(sd: float, n: int) -> Test:
+    """The seeds' mean against a reported mean with its own SD over ``n`` runs (Welch)."""
+
+    def test(values: Sequence[float], reference: float, alternative: str
+             ) -> stats.TestResult:
+        mean, own_sd, own_n = _mean_sd_n(values)
+        if own_sd == 0 and sd == 0:  # two exact numbers: the limit, as one_sample_from_stats
+            return stats.one_sample_from_stats(mean, 0.0, max(own_n, 2), reference,
+                                               alternative)
+        return stats.welch_from_stats(mean, own_sd, own_n, reference, sd, n, alternative)
+
+    return test
+
+
+def against_arm(other: Sequence[float]) -> Test:
+    """Welch's test of the seeds' mean against another arm's seeds; ``reference`` is a
+    shift of the other arm's mean (0 asks whether they differ)."""
+
+    def test(values: Sequence[float], reference: float, alternative: str
+             ) -> stats.TestResult:
+        return stats.welch(np.asarray(values, dtype=float) - reference, other, alternative)
+
+    return test

@@ -1,0 +1,86 @@
+"""Scale (issue 14, fault 1): a tier that differs from the write-up's settings never
+supports or contradicts a claim whose numbers depend on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from harness.plan import resolve
+from harness.render import terminal_summary
+from harness.report import VERDICT_ORDER, build
+from harness.runner import Runner
+from harness.scale import NOT_COMPARABLE, deviations, summary
+from harness.store import Store
+from harness.suite import load_suite
+from tests.test_suite_validation import edit
+
+CPU = torch.device("cpu")
+JUDGED = {"supported", "contradicted", "inconclusive"}
+
+
+def at_scale_smoke_differs(toy: Path) -> None:
+    """The write-up's settings: spread 0.5. The smoke tier runs spread 0.6; quick and
+    full run the write-up's. ``size`` is the same at any setting."""
+    edit(toy / "suite.toml", "[tiers.smoke]\nseeds = 3",
+         "[scale]\nparams = { spread = 0.5 }\n\n[tiers.smoke]\nseeds = 3\n"
+         "params = { spread = 0.6 }")
+    edit(toy / "suite.toml", "size = {}", "size = { depends_on = [] }")
+
+
+def report(toy: Path, store_path: Path, tier: str):
+    plan = resolve(load_suite(str(toy)), tier)
+    with Store(store_path) as store:
+        run = Runner(store, CPU, None, progress=False).run(plan)
+    return build(run, "x")
+
+
+def test_deviations_are_derived_from_the_tiers_parameters(toy: Path):
+    at_scale_smoke_differs(toy)
+    suite = load_suite(str(toy))
+    [dev] = deviations(resolve(suite, "smoke"))
+    assert (dev.key, dev.tier_value, dev.writeup_value) == ("spread", 0.6, 0.5)
+    assert deviations(resolve(suite, "full")) == []
+    assert "spread = 0.6 (write-up: 0.5)" in summary(resolve(suite, "smoke"))
+    assert summary(resolve(suite, "full")) == "This tier runs the write-up's stated settings."
+
+
+def test_below_scale_no_scale_dependent_claim_is_decided(toy: Path, tmp_path: Path):
+    at_scale_smoke_differs(toy)
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    full = report(toy, tmp_path / "f.sqlite", "full")
+    by_id = {v.id: v for v in smoke.claims}
+    for vid in ["a-beats-b", "b-beats-a", "a-equals-c"]:  # trained numbers: score
+        assert by_id[vid].verdict == NOT_COMPARABLE, by_id[vid]
+        assert "spread = 0.6 (write-up: 0.5)" in by_id[vid].reason
+        assert "the tiers full, quick would test it" in by_id[vid].reason
+        assert "At this tier (" in by_id[vid].reason  # the numbers are still shown
+        assert by_id[vid].flagged == (by_id[vid].writeup_ok is False)  # the write-up itself
+    assert by_id["internal-sum"].verdict in JUDGED  # the write-up against itself
+    for v in smoke.table_verdicts:
+        assert v.verdict == NOT_COMPARABLE
+    # the same claims at the write-up's settings are judged
+    full_ids = {v.id: v.verdict for v in full.claims}
+    assert full_ids["a-beats-b"] in JUDGED and full_ids["a-equals-c"] in JUDGED
+    assert smoke.counts[NOT_COMPARABLE] >= 3 and NOT_COMPARABLE in VERDICT_ORDER
+    assert smoke.scale.startswith("This tier differs") and smoke.scale in terminal_summary(smoke)
+
+
+def test_a_metric_no_setting_changes_is_judged_below_scale(toy: Path, tmp_path: Path):
+    at_scale_smoke_differs(toy)
+    edit(toy / "claims.toml", 'id = "a-beats-b"\nquote = "A beats B"\nkind = "greater"\n'
+         'metric = "score"', 'id = "a-beats-b"\nquote = "A beats B"\nkind = "greater"\n'
+         'metric = "size"')
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    verdict = next(v for v in smoke.claims if v.id == "a-beats-b")
+    assert verdict.verdict in JUDGED, verdict.reason
+
+
+def test_the_shipped_quick_tiers_are_below_their_write_ups_scale():
+    for name in ["dsb_mnist1d", "sae_mnist_logits", "sae_tutorial", "sparling",
+                 "adaptive_sparse_attention"]:
+        suite = load_suite(name)
+        assert suite.spec.scale is not None, name
+        assert deviations(resolve(suite, "quick")), name
+    assert deviations(resolve(load_suite("dsb_mnist1d"), "full")) == []
