@@ -68,16 +68,19 @@ def summary(plan: Plan) -> str:
     if plan.suite.spec.scale is None:
         return ("The suite does not declare the write-up's settings ([scale]): verdicts are "
                 "given as if this tier were the write-up's experiment.")
+    spec = plan.suite.spec.scale
     parts = []
-    for grid in [None, *(g.name for g in plan.grids)]:
+    # an extra grid without settings of its own runs the main ones: said once
+    for grid in [None, *(g.name for g in plan.grids if g.name in spec.grids)]:
         devs = deviations(plan, grid)
         if devs:
             where = "" if grid is None else f"grid {grid}: "
             parts.append(where + "; ".join(d.text() for d in devs))
+    note = f" (Settings: {spec.note}.)" if spec.note else ""
     if not parts:
-        return "This tier runs the write-up's stated settings."
+        return f"This tier runs the write-up's stated settings.{note}"
     return (f"This tier differs from the write-up's settings ({'; '.join(parts)}): verdicts "
-            "that depend on them are not comparable here.")
+            f"that depend on them are not comparable here.{note}")
 
 
 def _relevant(devs: list[Deviation], depends_on: list[str] | None) -> list[Deviation]:

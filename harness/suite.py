@@ -348,6 +348,9 @@ def _check_claim(path: Path, key: str, claim: ClaimSpec, spec: SuiteSpec,
     for field in REQUIRED_FIELDS[claim.kind]:
         if getattr(claim, field) is None:
             raise SpecError(path, f"{key}.{field}", f"required for kind {claim.kind!r}")
+    if claim.kind == "threshold" and claim.op == "==":
+        raise SpecError(path, f"{key}.op", "a threshold has a side: use >, >=, < or <= "
+                        "(for a value within a margin, use kind = \"value\")")
     if claim.metric is not None:
         _check_metric(path, f"{key}.metric", claim.metric, claim.index, spec)
         if claim.index_b is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from harness.plan import resolve
-from harness.render import terminal_summary
+from harness.render import terminal_summary, write_suite_report
 from harness.report import VERDICT_ORDER, build
 from harness.runner import Runner
 from harness.scale import NOT_COMPARABLE, deviations, summary
@@ -65,6 +65,11 @@ def test_below_scale_no_scale_dependent_claim_is_decided(toy: Path, tmp_path: Pa
     assert full_ids["a-beats-b"] in JUDGED and full_ids["a-equals-c"] in JUDGED
     assert smoke.counts[NOT_COMPARABLE] >= 3 and NOT_COMPARABLE in VERDICT_ORDER
     assert smoke.scale.startswith("This tier differs") and smoke.scale in terminal_summary(smoke)
+    paths = write_suite_report(smoke, tmp_path / "out")
+    for kind in ("md", "html"):
+        text = paths[kind].read_text()
+        assert "Table numbers not comparable at this tier" in text  # the cells' reasons
+        assert "main/A/score" in text and "spread = 0.6 (write-up: 0.5)" in text
 
 
 def test_a_metric_no_setting_changes_is_judged_below_scale(toy: Path, tmp_path: Path):

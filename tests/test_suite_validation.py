@@ -87,6 +87,7 @@ SUITE_CASES = [
 ]
 
 CLAIMS_CASES = [
+    ('op = ">="\nvalue = 8.0', 'op = "=="\nvalue = 8.0', "claim[5].op", "a threshold has a side"),
     ('metric = "size"', 'metric = "sise"', "claim[3].metric", "no task metric 'sise'"),
     ("a = { arm = \"a\" }\nb = { arm = \"b\" }\nsignificant",
      "a = { arm = \"z\" }\nb = { arm = \"b\" }\nsignificant", "claim[0].a.arm", "not one of"),
