@@ -7,7 +7,8 @@ A verdict that compares reproduced numbers with the write-up's (a reproduced val
 ordering of trained models, a test against chance) depends on scale; below or beside the
 write-up's settings it is "not comparable at this tier", naming the tiers that would
 test it, and its numbers are kept in the reason. Verdicts on the write-up against
-itself and on metrics that declare ``depends_on = []`` do not depend on scale.
+itself and on metrics that declare ``depends_on = []`` do not depend on scale. What no
+tier reproduces (``[scale].unmatched``, e.g. the write-up's data) differs at every tier.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ class Deviation:
     key: str
     tier_value: object
     writeup_value: object
+    unmatched: bool = False  # no tier can match it ([scale].unmatched)
 
     def text(self) -> str:
+        if self.unmatched:
+            return f"{self.key}: {self.tier_value} (the write-up's is not reproduced)"
         return f"{self.key} = {_show(self.tier_value)} (write-up: {_show(self.writeup_value)})"
 
 
@@ -60,7 +64,7 @@ def deviations(plan: Plan, grid: str | None = None) -> list[Deviation]:
     if grid is None and spec.tuning_trials is not None and plan.tuning is not None \
             and plan.tuning.trials != spec.tuning_trials:
         out.append(Deviation(TUNING_TRIALS, plan.tuning.trials, spec.tuning_trials))
-    return out
+    return out + [Deviation(k, ours, None, unmatched=True) for k, ours in spec.unmatched.items()]
 
 
 def summary(plan: Plan) -> str:

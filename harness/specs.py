@@ -122,6 +122,8 @@ class ScaleSpec(Strict):
     params: dict[Name, Scalar] = {}  # for the main grid's cells
     tuning_trials: Annotated[int, Field(ge=1)] | None = None
     grids: dict[Name, ScaleGridSpec] = {}  # an extra [[grid]]'s settings, instead of params
+    # what the write-up used that no tier reproduces (e.g. its data): name -> what we use
+    unmatched: dict[Name, str] = {}
     note: str = ""  # where the write-up states them, or what it leaves unstated
 
 

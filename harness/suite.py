@@ -264,6 +264,7 @@ def _check_scale(path: Path, spec: SuiteSpec) -> None:
                     raise SpecError(path, f"{key}.{name}", "unknown parameter; give its "
                                     "default in [params]")
                 stated.add(name)
+        stated |= set(spec.scale.unmatched)
     for metric, m in spec.metrics.items():
         for i, name in enumerate(m.depends_on or []):
             if name not in stated:

@@ -89,3 +89,18 @@ def test_the_shipped_quick_tiers_are_below_their_write_ups_scale():
         assert suite.spec.scale is not None, name
         assert deviations(resolve(suite, "quick")), name
     assert deviations(resolve(load_suite("dsb_mnist1d"), "full")) == []
+
+
+def test_what_no_tier_reproduces_makes_every_tier_differ(toy: Path, tmp_path: Path):
+    at_scale_smoke_differs(toy)
+    edit(toy / "suite.toml", "[scale]\nparams = { spread = 0.5 }",
+         "[scale]\nparams = { spread = 0.5 }\nunmatched = { data = \"our own data\" }")
+    edit(toy / "suite.toml", "size = { depends_on = [] }", "size = { depends_on = ['spread'] }")
+    suite = load_suite(str(toy))
+    assert [d.key for d in deviations(resolve(suite, "full"))] == ["data"]
+    full = report(toy, tmp_path / "f.sqlite", "full")
+    by_id = {v.id: v for v in full.claims}
+    assert by_id["a-beats-b"].verdict == NOT_COMPARABLE
+    assert "data: our own data (the write-up's is not reproduced)" in by_id["a-beats-b"].reason
+    assert "no tier of this suite runs the write-up's settings" in by_id["a-beats-b"].reason
+    assert by_id["size-deterministic"].verdict in JUDGED  # depends on spread only
