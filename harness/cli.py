@@ -368,12 +368,8 @@ def cmd_regress(args: argparse.Namespace) -> int:
 
 
 def _update_command(plan: Plan) -> str:
-    from .suite import SUITES_DIR
-
-    suite = plan.suite
-    shipped = suite.folder.resolve() == (SUITES_DIR / suite.folder.name).resolve()
-    return shlex.join(["sparsebench", "regress", "--update", "--suite",
-                       suite.folder.name if shipped else str(suite.folder), "--tier", plan.tier])
+    return shlex.join(["sparsebench", "regress", "--update", "--suite", plan.suite.cli_name,
+                       "--tier", plan.tier])
 
 
 @contextmanager

@@ -18,7 +18,6 @@ from .execute import pinned_threads
 from .plan import Plan, value_text
 from .runner import Runner, RunResult
 from .store import CellRecord
-from .suite import SUITES_DIR
 
 
 def run_threads(plan: Plan, device: torch.device) -> int:
@@ -41,9 +40,7 @@ def stored_device_threads(records: list[CellRecord]) -> tuple[str | None, int | 
 
 def suite_argument(plan: Plan) -> str:
     """The suite's name when it is a shipped suite, else its folder."""
-    folder = plan.suite.folder
-    shipped = SUITES_DIR / plan.suite.name
-    return plan.suite.name if shipped.resolve() == folder.resolve() else str(folder)
+    return plan.suite.cli_name
 
 
 def reproduce_command(plan: Plan, device: str | None, threads: int | None,

@@ -91,18 +91,19 @@ def _relevant(devs: list[Deviation], depends_on: list[str] | None) -> list[Devia
     return devs if depends_on is None else [d for d in devs if d.key in depends_on]
 
 
-def _tiers_at_scale(plan: Plan, grid: str | None, depends_on: list[str] | None) -> list[str]:
-    suite = plan.suite
+def _tiers_at_scale(tiers: list[Plan], grid: str | None, depends_on: list[str] | None
+                    ) -> list[str]:
     out = []
-    for tier in suite.tiers:
-        other = resolve(suite, tier)
+    for other in tiers:
         if (grid is None or any(g.name == grid for g in other.grids)) and \
                 not _relevant(deviations(other, grid), depends_on):
-            out.append(tier)
+            out.append(other.tier)
     return out
 
 
-def _not_comparable(v: Verdict, plan: Plan, grids: set[str | None],
+
+
+def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | None],
                     depends_on: list[str] | None) -> None:
     if v.verdict not in JUDGED:
         return
@@ -111,7 +112,7 @@ def _not_comparable(v: Verdict, plan: Plan, grids: set[str | None],
         devs.update((d.key, d) for d in _relevant(deviations(plan, grid), depends_on))
     if not devs:
         return
-    at_scale = sorted(set.intersection(*(set(_tiers_at_scale(plan, g, depends_on))
+    at_scale = sorted(set.intersection(*(set(_tiers_at_scale(tiers, g, depends_on))
                                          for g in grids)))
     test = (f"the tier{'s' if len(at_scale) > 1 else ''} {', '.join(at_scale)} "
             f"would test it" if at_scale else
@@ -133,16 +134,17 @@ def apply(plan: Plan, claims: list[ClaimSpec], verdicts: list[Verdict],
     settings into "not comparable" (in place). ``verdicts`` are the claims' verdicts, in
     the order of ``claims``."""
     metrics = plan.suite.spec.metrics
+    tiers = [resolve(plan.suite, t) for t in plan.suite.tiers]  # once per report
     for claim, verdict in zip(claims, verdicts, strict=True):
         if claim.metric is None:  # the write-up against itself, or not testable
             continue
         grids = {_grid_of(plan, claim.a)} | ({_grid_of(plan, claim.b)} if claim.b else set())
-        _not_comparable(verdict, plan, grids, metrics[claim.metric].depends_on)
+        _not_comparable(verdict, plan, tiers, grids, metrics[claim.metric].depends_on)
     for table in tables:
         for (r, key), cell in table.cells.items():
             if cell.verdict is None:
                 continue
             col = next(c for c in table.spec.columns if c.key == key)
             where = {**table.spec.row[r].where, **col.where}
-            _not_comparable(cell.verdict, plan, {_grid_of(plan, where)},
+            _not_comparable(cell.verdict, plan, tiers, {_grid_of(plan, where)},
                             metrics[col.metric].depends_on)

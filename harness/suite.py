@@ -52,6 +52,12 @@ class Suite:
     def tiers(self) -> list[str]:
         return list(self.spec.tiers)
 
+    @property
+    def cli_name(self) -> str:
+        """How a command names it: the name of a shipped suite, else its folder's path."""
+        shipped = (SUITES_DIR / self.folder.name).resolve() == self.folder.resolve()
+        return self.folder.name if shipped else str(self.folder)
+
 
 def find_suite_folder(name_or_path: str) -> Path:
     """A suite is named by its folder under ``suites/`` or by a path to any folder."""
