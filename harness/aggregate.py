@@ -24,6 +24,7 @@ class Selection:
     config: dict | None  # None when the tier has no such configuration
     values: np.ndarray  # one per finished seed
     failed: int = 0  # seeds of this config stored as failed
+    seeds: list | None = None  # the seed of each value, in order
 
     @property
     def n(self) -> int:
@@ -57,10 +58,12 @@ class Results:
         if config is None:
             return Selection(None, np.array([]))
         records = self._records(config)
-        values = [entry(r.metrics.get(metric), index) for r in records if r.status == "done"]
-        values = [v for v in values if v is not None]
+        found = [(r.params.get("seed"), entry(r.metrics.get(metric), index))
+                 for r in records if r.status == "done"]
+        found = [(seed, v) for seed, v in found if v is not None]
         failed = sum(r.status == "failed" for r in records)
-        return Selection(config, np.array(values, dtype=float), failed)
+        return Selection(config, np.array([v for _, v in found], dtype=float), failed,
+                         [seed for seed, _ in found])
 
     def param(self, where: dict, name: str, source: str) -> object | None:
         """A parameter shared by the config's cells (e.g. the tuned learning rate)."""

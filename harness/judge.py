@@ -1,89 +1,73 @@
 """Verdicts: the write-up's tables and claims checked against the reproduced seeds.
 
-Every verdict carries the quote, one sentence of reason that cites the numbers, and,
-when it is inconclusive, about how many seeds per group would settle it if the observed
-difference were the true one. The statistical questions themselves are in questions.py.
+Every verdict carries the quote and one sentence of reason that cites the numbers. The
+statistical questions are in questions.py, the margin rule in margins.py, the
+uncertainty of derived reported numbers in propagate.py; the report's one Holm
+correction (correction.py) runs after the scale check (scale.py).
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import stats
 from .aggregate import Results, Selection, is_constant
 from .expressions import evaluate
+from .margins import margin_for
+from .propagate import Estimate, propagate
 from .questions import (
     CONTRADICTED,
     INCONCLUSIVE,
     SUPPORTED,
+    Answer,
+    Test,
+    against_arm,
+    against_estimate,
     against_exact,
     against_reported,
     against_runs,
-    direction_outcome,
     margin_question,
     one_sided_question,
 )
-from .specs import ClaimSpec, ClaimsSpec, ColumnSpec, RowSpec, TableSpec
+from .specs import (
+    ClaimsSpec,
+    ColumnSpec,
+    EquivalentClaim,
+    GreaterClaim,
+    InternalClaim,
+    NonInferiorClaim,
+    RowSpec,
+    TableSpec,
+    ThresholdClaim,
+    ValueClaim,
+    reported_str,
+)
+from .verdict import (  # noqa: F401  (re-exported: the report and scale import them here)
+    NOT_COMPARABLE,
+    NOT_RUN,
+    NOT_TESTABLE,
+    Need,
+    TableCell,
+    TableResult,
+    Verdict,
+    about,
+    fmt,
+)
 
-NOT_TESTABLE, NOT_RUN = "not testable", "not run"
-NOT_COMPARABLE = "not comparable"  # the tier differs from the write-up's settings (scale.py)
 # Why a verdict is "not run" when its configuration is not in the plan at all (true of a
 # tier without it and of a --where cut; a --seeds cut keeps every configuration).
 LEFT_OUT = "is not in this report (not part of this tier, or left out by --where)"
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
        "==": operator.eq}
-
-
-@dataclass
-class Verdict:
-    id: str
-    kind: str
-    quote: str
-    verdict: str
-    reason: str
-    section: str = ""
-    seeds_needed: int | None = None
-    writeup: str | None = None  # the check on the write-up's own numbers, when there is one
-    writeup_ok: bool | None = None
-    evidence: dict = field(default_factory=dict)
-
-    @property
-    def flagged(self) -> bool:
-        """Listed among the claims the numbers do not support: a verdict neither supported
-        nor left to a tier at the write-up's scale, or a write-up at odds with itself."""
-        return self.verdict not in (SUPPORTED, NOT_COMPARABLE) or self.writeup_ok is False
-
-
-@dataclass
-class TableCell:
-    reported: stats.Reported | None
-    reported_text: str | None
-    reproduced: stats.Summary | None
-    param_value: object | None
-    verdict: Verdict | None
-    failed: int = 0
-
-
-@dataclass
-class TableResult:
-    spec: TableSpec
-    cells: dict[tuple[int, str], TableCell]  # (row index, column key) -> cell
-
-
-def fmt(x: float | None, spec: str = ".4g") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return format(x, spec)
+_ON_MARGIN = "The difference lies on the margin itself: no number of seeds settles it"
 
 
 def verdict_level(alpha: float) -> float:
-    """The level of the interval a value verdict or equivalence test reads: TOST at
-    ``alpha`` is the (1 - 2 alpha) interval inside the margin."""
+    """The level of the interval a margin verdict reads: TOST at ``alpha`` is the
+    (1 - 2 alpha) interval inside the margin."""
     return 1 - 2 * alpha
 
 
@@ -100,21 +84,32 @@ class Judge:
         self.results = results
         self.file = claims_file
         self.alpha = claims.source.alpha
+        self.spec = results.plan.suite.spec
 
     @property
     def level(self) -> float:
-        """The level of the intervals value and equivalence verdicts read."""
+        """The level of the intervals margin verdicts read."""
         return verdict_level(self.alpha)
 
-    # ------------------------------------------------------------ reported lookups
+    # ------------------------------------------------------------ the write-up's numbers
 
     def reported_n(self, table: TableSpec | None) -> int | None:
         return (table.reported_n if table and table.reported_n else None) or \
             self.claims.source.reported_n
 
+    def _table(self, table_id: str) -> TableSpec | None:
+        return next((t for t in self.claims.table if t.id == table_id), None)
+
     def lookup(self, table_id: str, row_label: str, col_key: str) -> tuple[float, float | None]:
         r = stats.parse_reported(self.claims.reported_text(table_id, row_label, col_key))
         return r.mean, r.spread
+
+    def lookup_stats(self, table_id: str, row_label: str, col_key: str
+                     ) -> tuple[float, float | None, int | None]:
+        """A reported cell as (mean, SD, runs), for propagate.py."""
+        r = stats.parse_reported(self.claims.reported_text(table_id, row_label, col_key))
+        n = self.reported_n(self._table(table_id))
+        return r.mean, (r.sd(n) if n and r.spread is not None else None), n
 
     def reported_for(self, metric: str, where: dict, index: int | None
                      ) -> tuple[stats.Reported, int | None] | None:
@@ -129,16 +124,22 @@ class Judge:
                     cell_where = {**row.where, **col.where}
                     cell_index = row.index if row.index is not None else col.index
                     if cell_where == where and cell_index == index:
-                        return stats.parse_reported(row.reported[col.key]), self.reported_n(table)
+                        return (stats.parse_reported(reported_str(row.reported[col.key])),
+                                self.reported_n(table))
         return None
+
+    # ------------------------------------------------------------ seeds
 
     def select(self, where: dict, metric: str, index: int | None, key: str) -> Selection:
         return self.results.select(where, metric, index, f"{self.file}: {key}")
 
     def deterministic(self, metric: str) -> bool:
         """The metric is the same for every seed by construction (suite.toml)."""
-        spec = self.results.plan.suite.spec.metrics.get(metric)
+        spec = self.spec.metrics.get(metric)
         return bool(spec is not None and spec.deterministic)
+
+    def higher_is_better(self, metric: str, override: bool | None = None) -> bool | None:
+        return override if override is not None else self.spec.metrics[metric].higher_is_better
 
     def _no_spread(self, metric: str, sides: list[tuple[str, Selection]]) -> str | None:
         """Why no test is possible: a side whose seeds (two or more) are all identical, for
@@ -151,6 +152,21 @@ class Judge:
         if not flat:
             return None
         return "; ".join(flat) + "; a trained metric with zero spread gives no test"
+
+    def paired(self, a: Selection, b: Selection) -> tuple[np.ndarray, list] | None:
+        """a - b seed by seed, when the two sides are twins: the same cells (two entries of
+        one configuration) or configurations that differ only in the suite's ``paired``
+        factors, whose cells share seed, data order and initialisation."""
+        if a.config is None or b.config is None or a.seeds is None or b.seeds is None:
+            return None
+        differ = {k for k in a.config.keys() | b.config.keys()
+                  if a.config.get(k) != b.config.get(k)}
+        if not differ <= set(self.spec.paired):
+            return None
+        by_seed = dict(zip(b.seeds, b.values, strict=True))
+        common = [s for s in a.seeds if s in by_seed]
+        ours = dict(zip(a.seeds, a.values, strict=True))
+        return np.array([ours[s] - by_seed[s] for s in common], dtype=float), common
 
     # ------------------------------------------------------------ tables
 
@@ -166,7 +182,8 @@ class Judge:
 
     def _table_cell(self, t: int, table: TableSpec, r: int, row: RowSpec, col: ColumnSpec
                     ) -> TableCell:
-        text = row.reported.get(col.key)
+        raw = row.reported.get(col.key)
+        text = None if raw is None else reported_str(raw)
         reported = stats.parse_reported(text) if text else None
         where = {**row.where, **col.where}
         key = f"table[{t}].row[{r}]"
@@ -176,49 +193,94 @@ class Judge:
         index = row.index if row.index is not None else col.index
         sel = self.select(where, col.metric, index, key)
         summary = stats.summarize(sel.values) if sel.n else None
-        verdict = None
-        if reported is not None and col.margin is not None:
-            quote = f"{table.title}, {table.row_header} {row.label}, {col.label}: {text}"
-            verdict = self._value_verdict(f"{table.id}/{row.label}/{col.key}", quote, sel,
-                                          reported, self.reported_n(table), col.margin, col.format,
-                                          col.metric)
-        return TableCell(reported, text, summary, None, verdict, sel.failed)
+        cell = TableCell(reported, text, summary, None, None, sel.failed)
+        if reported is None:
+            return cell
+        vid = f"{table.id}/{row.label}/{col.key}"
+        quote = f"{table.title}, {table.row_header} {row.label}, {col.label}: {text}"
+        if not col.no_verdict:
+            derived = row.derived.get(col.key)
+            estimate = propagate(derived, self.lookup_stats) if derived else None
+            margin, why = margin_for(reported, col.margin, col.margin_reason)
+            cell.verdict = self._value_verdict(vid, quote, sel, reported, self.reported_n(table),
+                                               margin, why, col.format, col.metric,
+                                               estimate=estimate)
+        chance = col.chance if col.chance is not None else self.spec.metrics[col.metric].chance
+        if chance is not None:
+            better = self.higher_is_better(col.metric, col.higher_is_better)
+            cell.chance = self._chance_verdict(f"{vid}/chance", quote, sel, reported,
+                                               self.reported_n(table), chance, better,
+                                               col.metric, index)
+        return cell
+
+    def _chance_verdict(self, vid: str, quote: str, sel: Selection, rep: stats.Reported,
+                        rep_n: int | None, chance: float, higher_is_better: bool,
+                        metric: str, index: int | None) -> Verdict:
+        """The write-up's number and ours against chance, in the better direction."""
+        v = Verdict(vid, "above_chance", quote, NOT_RUN, "")
+        if rep.spread is not None and rep_n and rep_n >= 2:
+            t = stats.one_sample_from_stats(rep.mean, rep.sd(rep_n), rep_n, chance)
+            decisive = t.pvalue < self.alpha
+            ok = decisive and (t.diff > 0) == higher_is_better
+            side = "better than chance" if ok else "worse than chance" if decisive else \
+                "not distinguishable from chance"
+            v.writeup = (f"{rep.text} (n={rep_n}) vs chance {chance:g}: two-sided "
+                         f"p = {fmt(t.pvalue, '.2g')}, {side}")
+        else:
+            ok = (rep.mean > chance) == higher_is_better and rep.mean != chance
+            v.writeup = f"{rep.text} vs chance {chance:g}: no spread to test"
+        v.writeup_ok = ok
+        if sel.config is None:
+            v.reason = f"This configuration {LEFT_OUT}."
+            return v
+        op = ">" if higher_is_better else "<"
+        return self._directional(v, metric, index, sel, chance, op, f"chance {chance:g}")
 
     # ------------------------------------------------------------ claims
 
     def claims_verdicts(self) -> list[Verdict]:
-        verdicts = [self._claim(i, c) for i, c in enumerate(self.claims.claim)]
-        self._holm(verdicts)
-        return verdicts
+        return [self._claim(i, c) for i, c in enumerate(self.claims.claim)]
 
-    def _claim(self, i: int, c: ClaimSpec) -> Verdict:
-        v = Verdict(c.id, c.kind, c.quote, NOT_TESTABLE, c.reason or "", c.section)
+    def _claim(self, i: int, c) -> Verdict:
+        v = Verdict(c.id, c.kind, c.quote, NOT_TESTABLE, getattr(c, "reason", ""), c.section)
         if c.kind == "not_testable":
             return v
         if c.kind == "internal":
             return self._internal(c, v)
+        # the write-up's own numbers are checked whatever this tier runs
+        if isinstance(c, ThresholdClaim):
+            self._writeup_threshold(c, v)
+        elif isinstance(c, GreaterClaim):
+            self._writeup_greater(c, v)
+        elif isinstance(c, NonInferiorClaim):
+            self._writeup_non_inferior(c, v)
         key = f"claim[{i}]"
         a = self.select(c.a, c.metric, c.index, key + ".a")
         if a.config is None:
             return _not_run(v, c.a)
-        if c.kind in ("greater", "equivalent"):
-            b_index = c.index_b if c.index_b is not None else c.index
-            b = self.select(c.b, c.metric, b_index, key + ".b")
-            if b.config is None:
-                return _not_run(v, c.b)
-            return self._greater(c, v, a, b) if c.kind == "greater" else \
-                self._equivalent(c, v, a, b)
-        if c.kind == "value":
-            reported = stats.Reported(c.value, None, "sd", False, f"{c.value:g}")
-            out = self._value_verdict(c.id, c.quote, a, reported, None, c.margin, ".4g",
-                                      c.metric, stated=True)
-            out.kind, out.section = c.kind, c.section
-            return out
-        if c.kind == "threshold":
-            return self._threshold(c, v, a)
-        return self._above_chance(c, v, a)
+        if isinstance(c, ValueClaim):
+            return self._value_claim(c, a)
+        if isinstance(c, ThresholdClaim):
+            return self._directional(v, c.metric, c.index, a, c.value, c.op, f"{c.op} {c.value:g}")
+        b_index = c.index_b if c.index_b is not None else c.index
+        b = self.select(c.b, c.metric, b_index, key + ".b")
+        if b.config is None:
+            return _not_run(v, c.b)
+        return self._two_arms(c, v, a, b)
 
-    def _internal(self, c: ClaimSpec, v: Verdict) -> Verdict:
+    def _value_claim(self, c: ValueClaim, a: Selection) -> Verdict:
+        rep = stats.Reported(c.value, None, "sd", False, reported_str(c.value))
+        margin, why = margin_for(rep, c.margin, c.margin_reason)
+        out = self._value_verdict(c.id, c.quote, a, rep, c.reported_n, margin, why, ".4g",
+                                  c.metric, target=c.of == "target")
+        out.kind, out.section = c.kind, c.section
+        return out
+
+    def _internal(self, c: InternalClaim, v: Verdict) -> Verdict:
+        if c.statistical:
+            est = propagate(f"({c.left}) - ({c.right})", self.lookup_stats)
+            if est.se > 0:
+                return self._internal_test(c, v, est)
         left, cited_l = evaluate(c.left, self.lookup)
         right, cited_r = evaluate(c.right, self.lookup)
         holds = _compare(left, c.op, right, c.tol)
@@ -230,229 +292,286 @@ class Judge:
         v.evidence = {"left": left, "right": right}
         return v
 
-    def _greater(self, c: ClaimSpec, v: Verdict, a: Selection, b: Selection) -> Verdict:
+    def _internal_test(self, c: InternalClaim, v: Verdict, est: Estimate) -> Verdict:
+        """left - right as an estimate with the write-up's spreads propagated."""
+        def test(_data: object, reference: float, alternative: str) -> stats.TestResult:
+            return stats.estimate_test(est.value - reference, est.se, est.df, alternative)
+
+        cites = "; ".join(dict.fromkeys(est.cited))
+        base = (f"From the write-up's own numbers ({cites}): left - right = {fmt(est.value)} "
+                f"± {fmt(est.se)} (SE, delta method, df {fmt(est.df, '.3g')})")
+        if c.op == "==":
+            answer = margin_question(None, 0.0, c.tol, self.alpha, test)
+            return _word_margin(v, base, answer, c.tol, "the stated tolerance", None)
+        direction = "above" if c.op in (">", ">=") else "below"
+        answer = one_sided_question(None, 0.0, direction, self.alpha, test)
+        return _word_directional(v, f"{base}; two-sided p = {fmt(answer.pvalue, '.2g')}", answer,
+                                 None)
+
+    # ------------------------------------------------------------ two arms
+
+    def _two_arms(self, c: GreaterClaim | EquivalentClaim | NonInferiorClaim, v: Verdict,
+                  a: Selection, b: Selection) -> Verdict:
         name = _metric_name(c.metric, c.index)
+        label_a = _w(c.a)
         label_b = _w(c.b) if c.index_b is None else f"{_w(c.b)} [{c.index_b}]"
-        v.evidence = {"a": a.values.tolist(), "b": b.values.tolist(), "family":
-                      c.family or c.metric, "label_a": _w(c.a), "label_b": label_b}
-        self._writeup_greater(c, v)
         if a.n < 1 or b.n < 1:
             return _no_seeds(v, a, b)
         da, db = describe(a.values), describe(b.values)
+        sides = f"{name}: {label_a} {da} vs {label_b} {db}"
         if self.deterministic(c.metric) and is_constant(a.values) and is_constant(b.values):
-            holds = a.values[0] > b.values[0]
-            v.verdict = SUPPORTED if holds else CONTRADICTED
-            v.reason = (f"{name} is the same in every seed: {_w(c.a)} {fmt(a.values[0])} vs "
-                        f"{_w(c.b)} {fmt(b.values[0])}, so the claim "
-                        f"{'holds' if holds else 'fails'} exactly.")
-            v.evidence["deterministic"] = True
-            return v
+            return self._exact_two_arms(c, v, name, label_a, label_b, a.values[0] - b.values[0])
         if a.n < 2 or b.n < 2:
             v.verdict = INCONCLUSIVE
-            v.reason = (f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}; a test needs at least two "
-                        "seeds per side.")
+            v.reason = f"{sides}; a test needs at least two seeds per side."
             return v
-        flat = self._no_spread(c.metric, [(f" of {_w(c.a)}", a), (f" of {label_b}", b)])
+        pairs = self.paired(a, b)
+        if pairs is not None:
+            diffs, seeds = pairs
+            if len(diffs) < 2:
+                v.verdict = INCONCLUSIVE
+                v.reason = f"{sides}; fewer than two seeds are on both sides to pair."
+                return v
+            flat = None if self.deterministic(c.metric) or not is_constant(diffs) else \
+                f"the {len(diffs)} paired differences are all {fmt(diffs[0])}; zero spread " \
+                "gives no test"
+            data, test = diffs, stats.one_sample
+            design = (f"paired by seed over {len(diffs)} seeds (the same seed's "
+                      f"{'cells' if a.config == b.config else 'twin cells'}): difference "
+                      f"{describe(diffs)}")
+            sd_d = float(np.std(diffs, ddof=1)) if not flat else math.nan
+        else:
+            flat = self._no_spread(c.metric, [(f" of {label_a}", a), (f" of {label_b}", b)])
+            data, test = a.values, against_arm(b.values)
+            gap = a.values.mean() - b.values.mean()
+            design = f"independent arms (Welch): difference {fmt(gap)}"
+            sd_d = math.nan
         if flat:
             v.verdict = INCONCLUSIVE
-            v.reason = f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}; {flat}."
+            v.reason = f"{sides}; {flat}."
             return v
-        test = stats.welch(a.values, b.values)  # two-sided: the sign decides, in _holm
-        g = stats.hedges_g(a.values, b.values)
-        v.evidence.update(p=test.pvalue, diff=test.diff, g=g, text_a=da, text_b=db, name=name)
-        return v  # the verdict is set in _holm, once the family's p-values are known
+        base = f"{sides}; {design}"
+        need = self._need_two_arms(a, b, pairs is not None, sd_d)
+        if isinstance(c, GreaterClaim):
+            answer = one_sided_question(data, c.by, "above", self.alpha, test)
+            by = f" by more than {c.by:g}" if c.by else ""
+            return _word_directional(
+                v, f"{base}; is {label_a} above {label_b}{by}? two-sided p = "
+                   f"{fmt(answer.pvalue, '.2g')}", answer, need(c.by))
+        margin, why = c.margin, c.margin_reason
+        if isinstance(c, EquivalentClaim):
+            answer = margin_question(data, 0.0, margin, self.alpha, test)
+            low, high = self._diff_interval(a, b, pairs)
+            base += f", {100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]"
+            return _word_margin(v, base, answer, margin, why, need(None, margin, answer.diff))
+        higher = self.higher_is_better(c.metric, c.higher_is_better)
+        bound = -margin if higher else margin
+        answer = one_sided_question(data, bound, "above" if higher else "below", self.alpha,
+                                    test)
+        worse = "below" if higher else "above"
+        return _word_directional(
+            v, f"{base}; is {label_a} no more than {margin:g} {worse} {label_b} (margin: {why})? "
+               f"two-sided p = {fmt(answer.pvalue, '.2g')} against the bound {bound:+g}",
+            answer, need(bound))
 
-    def _writeup_greater(self, c: ClaimSpec, v: Verdict) -> None:
+    def _exact_two_arms(self, c, v: Verdict, name: str, label_a: str, label_b: str,
+                        diff: float) -> Verdict:
+        if isinstance(c, GreaterClaim):
+            holds = diff > c.by
+        elif isinstance(c, EquivalentClaim):
+            holds = abs(diff) <= c.margin
+        else:
+            higher = self.higher_is_better(c.metric, c.higher_is_better)
+            holds = diff >= -c.margin if higher else diff <= c.margin
+        v.verdict = SUPPORTED if holds else CONTRADICTED
+        v.reason = (f"{name} is the same in every seed: {label_a} minus {label_b} = "
+                    f"{fmt(diff)}, so the claim {'holds' if holds else 'fails'} exactly.")
+        v.evidence["deterministic"] = True
+        return v
+
+    def _diff_interval(self, a: Selection, b: Selection, pairs) -> tuple[float, float]:
+        if pairs is not None:
+            d = pairs[0]
+            s = stats.summarize(d, n_boot=0)
+            return stats.mean_ci(s.mean, s.sd, s.n, self.level)
+        sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
+        return stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, self.level)
+
+    def _need_two_arms(self, a: Selection, b: Selection, paired: bool, sd_d: float):
+        """need(reference) for a directional question, need(None, margin, diff) for a margin
+        question: the seeds (pairs) that would settle it, as a function of the level."""
+        sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
+        diff = sa.mean - sb.mean
+
+        def make(reference: float | None, margin: float | None = None,
+                 observed: float | None = None) -> Need:
+            def need(level: float) -> tuple[int | None, str]:
+                unit = "pairs of seeds" if paired else "seeds per side"
+                if margin is not None:
+                    d = observed if observed is not None else diff
+                    if abs(d) == margin:
+                        return None, _ON_MARGIN
+                    n = (stats.seeds_to_settle_margin(d, sd_d, margin, level).n if paired
+                         else stats.seeds_to_settle_equivalence(d, sa.sd, sb.sd, margin, level))
+                else:
+                    effect = diff - reference
+                    if effect == 0 or not math.isfinite(effect):
+                        return None, ("The estimate sits on the bound: no number of seeds "
+                                      "settles it")
+                    n = (stats.seeds_to_detect(effect / sd_d, level, alternative="two-sided",
+                                               one_sample=True) if paired else
+                         stats.seeds_to_detect(stats.hedges_g_from_stats(
+                             sa.mean - reference, sa.sd, sa.n, sb.mean, sb.sd, sb.n), level,
+                             alternative="two-sided"))
+                return n, f"If the observed difference is the true one, {about(n)} {unit} " \
+                          "would settle it"
+            return need
+        return make
+
+    def _writeup_greater(self, c: GreaterClaim, v: Verdict) -> None:
         ra = self.reported_for(c.metric, c.a, c.index)
         rb = self.reported_for(c.metric, c.b, c.index if c.index_b is None else c.index_b)
         if not ra or not rb:
             return
         (rep_a, n_a), (rep_b, n_b) = ra, rb
         if rep_a.spread is None or rep_b.spread is None or not n_a or not n_b:
-            holds = rep_a.mean > rep_b.mean
+            holds = rep_a.mean - rep_b.mean > c.by
             v.writeup = (f"{rep_a.text} vs {rep_b.text}, "
                          f"{'ordered as claimed' if holds else 'NOT ordered as claimed'}")
             v.writeup_ok = holds
             return
-        test = stats.welch_from_stats(rep_a.mean, rep_a.sd(n_a), n_a, rep_b.mean, rep_b.sd(n_b),
-                                      n_b, "greater")
-        significant = test.pvalue < self.alpha
-        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each): "
-                     f"one-sided Welch p = {fmt(test.pvalue, '.2g')}, "
-                     f"{'significant' if significant else 'not significant'} at "
+        test = stats.welch_from_stats(rep_a.mean - c.by, rep_a.sd(n_a), n_a, rep_b.mean,
+                                      rep_b.sd(n_b), n_b, "two-sided")
+        significant = test.pvalue < self.alpha and test.diff > 0
+        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each): two-sided Welch "
+                     f"p = {fmt(test.pvalue, '.2g')}, "
+                     f"{'significant' if test.pvalue < self.alpha else 'not significant'} at "
                      f"{self.alpha:g}")
         v.writeup_ok = significant if c.significant else test.diff > 0
 
-    def _holm(self, verdicts: list[Verdict]) -> None:
-        families: dict[str, list[Verdict]] = {}
-        for v in verdicts:
-            if v.kind == "greater" and "p" in v.evidence:
-                families.setdefault(v.evidence["family"], []).append(v)
-        for family in families.values():
-            # Holm over the two-sided p-values: one test per claim, its sign the direction
-            adjusted = stats.holm([v.evidence["p"] for v in family])
-            m = len(family)
-            for v, p in zip(family, adjusted, strict=True):
-                e = v.evidence
-                e["p_holm"] = p
-                holm = f"Holm over {m} claims" if m > 1 else "one claim, no correction"
-                base = (f"{e['name']}: {_w_from(v, 'a')} {e['text_a']} vs {_w_from(v, 'b')} "
-                        f"{e['text_b']}, difference {fmt(e['diff'])}, Hedges' g "
-                        f"{fmt(e['g'], '.2f')}")
-                test = f"two-sided Welch p = {fmt(p, '.2g')} ({holm})"
-                v.verdict = direction_outcome(p, e["diff"], "above", self.alpha)
-                if v.verdict == SUPPORTED:
-                    v.reason = f"{base}; {test}."
-                elif v.verdict == CONTRADICTED:
-                    v.reason = f"{base}; the reverse holds: {test}."
-                else:
-                    v.seeds_needed = stats.seeds_to_detect(e["g"], self.alpha / m,
-                                                           alternative="two-sided")
-                    if not (math.isfinite(e["g"]) and e["g"] != 0):
-                        need = "the two sides have the same mean: no number of seeds separates them"
-                    else:
-                        shows = "detect it" if e["diff"] > 0 else "show the reverse"
-                        need = (f"if the observed difference is the true one, "
-                                f"{_about(v.seeds_needed)} seeds per side would {shows}")
-                    v.reason = (f"{base}; {test}, not significant at {self.alpha:g}; "
-                                f"{need}.")
+    def _writeup_non_inferior(self, c: NonInferiorClaim, v: Verdict) -> None:
+        """Do the write-up's own numbers show a no worse than b by more than the margin?"""
+        ra = self.reported_for(c.metric, c.a, c.index)
+        rb = self.reported_for(c.metric, c.b, c.index if c.index_b is None else c.index_b)
+        if not ra or not rb:
+            return
+        (rep_a, n_a), (rep_b, n_b) = ra, rb
+        higher = self.higher_is_better(c.metric, c.higher_is_better)
+        bound = -c.margin if higher else c.margin
+        gap = rep_a.mean - rep_b.mean - bound
+        if rep_a.spread is None or rep_b.spread is None or not n_a or not n_b:
+            v.writeup_ok = (gap > 0) == higher
+            v.writeup = (f"{rep_a.text} vs {rep_b.text}: {'within' if v.writeup_ok else 'beyond'}"
+                         f" the margin as printed, no spread to test")
+            return
+        test = stats.welch_from_stats(rep_a.mean - bound, rep_a.sd(n_a), n_a, rep_b.mean,
+                                      rep_b.sd(n_b), n_b, "two-sided")
+        v.writeup_ok = test.pvalue < self.alpha and (gap > 0) == higher
+        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each) against the bound "
+                     f"{bound:+g}: two-sided Welch p = {fmt(test.pvalue, '.2g')}, "
+                     f"{'shown' if v.writeup_ok else 'not shown'} at {self.alpha:g}")
 
-    def _equivalent(self, c: ClaimSpec, v: Verdict, a: Selection, b: Selection) -> Verdict:
-        name = _metric_name(c.metric, c.index)
-        if a.n < 2 or b.n < 2:
-            return _no_seeds(v, a, b, 2)
-        m = c.margin
-        da, db = describe(a.values), describe(b.values)
-        label_b = _w(c.b) if c.index_b is None else f"{_w(c.b)} [{c.index_b}]"
-        flat = self._no_spread(c.metric, [(f" of {_w(c.a)}", a), (f" of {label_b}", b)])
-        if flat:
-            v.verdict = INCONCLUSIVE
-            v.reason = f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}; {flat}."
-            return v
-        sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
-        diff = sa.mean - sb.mean
-        low, high = stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, self.level)
-        test = stats.tost(a.values, b.values, -m, m)
-        base = (f"{name}: {_w(c.a)} {da} vs {_w(c.b)} {db}, difference {fmt(diff)}, "
-                f"{100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]")
-        v.evidence = {"tost_p": test.pvalue, "ci": [low, high]}
-        outcome = SUPPORTED if test.pvalue < self.alpha else \
-            CONTRADICTED if low > m or high < -m else INCONCLUSIVE
+    def _writeup_threshold(self, c: ThresholdClaim, v: Verdict) -> None:
+        """The write-up's own number for the claim's cell, when a table reports it."""
+        found = self.reported_for(c.metric, c.a, c.index)
+        if not found:
+            return
+        rep, n = found
+        v.writeup_ok = _compare(rep.mean, c.op, c.value, 0.0)
+        side = "meets" if v.writeup_ok else "misses"
+        if rep.spread is None or not n or n < 2:
+            v.writeup = f"{rep.text} {side} {c.op} {c.value:g} as printed"
+            return
+        t = stats.one_sample_from_stats(rep.mean, rep.sd(n), n, c.value)
+        v.writeup = (f"{rep.text} (n={n}) {side} {c.op} {c.value:g}: two-sided "
+                     f"p = {fmt(t.pvalue, '.2g')} against it")
 
-        def need() -> tuple[int | None, str]:
-            n = stats.seeds_to_settle_equivalence(diff, sa.sd, sb.sd, m, self.alpha)
-            if abs(diff) == m:
-                return None, _ON_MARGIN
-            return n, (f"if the observed difference is the true one, {_about(n)} seeds per "
-                       "side would settle it")
-
-        return _settle(v, base, outcome, m, need)
+    # ------------------------------------------------------------ one arm
 
     def _value_verdict(self, vid: str, quote: str, sel: Selection, rep: stats.Reported,
-                       rep_n: int | None, margin: float, spec: str, metric: str,
-                       stated: bool = False) -> Verdict:
-        """Reproduced within ±margin of a number: a table's reported cell (the write-up's
-        measurement, with its uncertainty) or, ``stated``, a claim's own number (exact)."""
+                       rep_n: int | None, margin: float, why: str, spec: str, metric: str,
+                       target: bool = False, estimate: Estimate | None = None) -> Verdict:
+        """Reproduced within ±margin of a number: a number the write-up measured (with its
+        uncertainty: a reported spread, one draw of its process, or the propagated
+        uncertainty of a derived number) or, ``target``, a setting it chose (exact)."""
         v = Verdict(vid, "value", quote, NOT_RUN, "")
         if sel.config is None:
             v.reason = f"This configuration {LEFT_OUT}."
             return v
         if sel.n == 0:
             v.reason = _no_result_text([sel]) + "."
-            return v  # NOT_RUN: no result to judge
+            return v
         s = stats.summarize(sel.values, n_boot=0)
         diff = s.mean - rep.mean
         if s.n < 2:
-            if abs(s.mean - rep.mean) <= margin:
-                v.verdict, v.reason = INCONCLUSIVE, (
-                    f"Reproduced {fmt(s.mean, spec)} from one seed vs reported {rep.text}: "
-                    "within the margin, but one seed gives no interval.")
-            else:
-                v.verdict, v.reason = INCONCLUSIVE, (
-                    f"Reproduced {fmt(s.mean, spec)} from one seed vs reported {rep.text}: "
-                    f"outside the ±{margin:g} margin, but one seed gives no interval.")
+            side = "within" if abs(diff) <= margin else "outside"
+            v.verdict, v.reason = INCONCLUSIVE, (
+                f"Reproduced {fmt(s.mean, spec)} from one seed vs reported {rep.text}: "
+                f"{side} the ±{margin:.3g} margin, but one seed gives no interval.")
             return v
         flat = self._no_spread(metric, [("", sel)])
         if flat:
             v.verdict = INCONCLUSIVE
             v.reason = f"Reproduced vs reported {rep.text}: {flat}."
             return v
-        # What the reported number is held to be, and so its share of the uncertainty
-        note, label = "", ""
-        if stated:  # the claim's own number, e.g. a target: exact
-            test, ref_var, ref_df = against_exact, 0.0, None
-            low, high = (x - rep.mean for x in stats.mean_ci(s.mean, s.sd, s.n, self.level))
-        elif rep.spread is not None and rep_n and rep_n >= 2:  # a mean ± SD of rep_n runs
-            rep_sd = rep.sd(rep_n)
-            test, ref_var, ref_df = against_reported(rep_sd, rep_n), rep_sd**2 / rep_n, rep_n - 1
-            low, high = stats.diff_ci(s.mean, s.sd, s.n, rep.mean, rep_sd, rep_n, self.level)
-            label = f" (n={rep_n})"
-        else:  # one run, or a mean without a spread: its spread is ours
-            runs = rep_n if rep.spread is None and rep_n else 1
-            test, ref_var, ref_df = against_runs(runs), s.sd**2 / runs, None
-            low, high = (x - rep.mean for x in stats.mean_ci(
-                s.mean, s.sd * math.sqrt(1 + s.n / runs), s.n, self.level))
-            note = (f"The write-up's number is a mean of {runs} runs without a spread; its "
-                    "runs' SD is taken as the reproduced SD." if runs > 1 else
-                    "The write-up's number is one run; its spread is taken as the reproduced "
-                    "SD." if rep_n else
-                    "The write-up does not say how many runs its number is from: it is "
-                    "taken as one run, its spread as the reproduced SD.")
-            label = f" (n={runs})" if rep_n else ""
+        test, ref_var, ref_df, label, note = self._reference(s, rep, rep_n, target, estimate)
         answer = margin_question(sel.values, rep.mean, margin, self.alpha, test)
-        base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n}) vs reported "
+        low, high = _interval(test, sel.values, rep.mean, self.level)
+        noun = "the target" if target else "reported"
+        base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n}) vs {noun} "
                 f"{rep.text}{label}: difference {fmt(diff, spec)}, {100 * self.level:g} % CI "
                 f"[{fmt(low, spec)}, {fmt(high, spec)}]")
-        v.evidence = {"diff": diff, "ci": [low, high], "margin": margin, "p": answer.pvalue}
+        v.evidence = {"diff": diff, "ci": [low, high], "margin": margin}
 
-        def need() -> tuple[int | None, str]:
+        def need(level: float) -> tuple[int | None, str]:
             if abs(diff) == margin:
                 return None, _ON_MARGIN
-            got = stats.seeds_to_settle_margin(diff, s.sd, margin, self.alpha, ref_var, ref_df)
+            got = stats.seeds_to_settle_margin(diff, s.sd, margin, level, ref_var, ref_df)
             if got.never:
-                return None, (f"even infinitely many of our seeds could not settle it: the "
-                              f"write-up's own uncertainty alone (±{fmt(got.floor, spec)} in "
-                              f"the {100 * self.level:g} % CI) is wider than the "
+                return None, ("Even infinitely many of our seeds could not settle it: the "
+                              "write-up's own uncertainty alone is wider than the "
                               f"{fmt(abs(abs(diff) - margin), spec)} between the difference "
                               "and the margin")
-            fixed = "" if stated else " (the write-up's runs stay as they are)"
-            return got.n, (f"if the observed difference is the true one, {_about(got.n)} of "
+            fixed = "" if target else " (the write-up's runs stay as they are)"
+            return got.n, (f"If the observed difference is the true one, {about(got.n)} of "
                            f"our seeds would settle it{fixed}")
 
-        _settle(v, base, answer.outcome, margin, need)
+        _word_margin(v, base, answer, margin, why, need)
         if note:
             v.reason += " " + note
         return v
 
-    def _threshold(self, c: ClaimSpec, v: Verdict, a: Selection) -> Verdict:
-        return self._directional(c, v, a, c.value, c.op, f"{c.op} {c.value:g}")
+    def _reference(self, s: stats.Summary, rep: stats.Reported, rep_n: int | None,
+                   target: bool, estimate: Estimate | None
+                   ) -> tuple[Test, float, float | None, str, str]:
+        """What the reported number is held to be: the test against it, its variance and
+        degrees of freedom (for the seeds a question needs), a label and a note."""
+        if target:
+            return against_exact, 0.0, None, "", "The number is a setting the write-up chose."
+        if estimate is not None and estimate.se > 0:
+            note = (f"The write-up computed this number from other cells; their spreads carry "
+                    f"into it: ± {fmt(estimate.se)} (SE, delta method, df "
+                    f"{fmt(estimate.df, '.3g')}).")
+            return (against_estimate(estimate.se, estimate.df), estimate.se**2, estimate.df, "",
+                    note)
+        if rep.spread is not None and rep_n and rep_n >= 2:
+            rep_sd = rep.sd(rep_n)
+            return (against_reported(rep_sd, rep_n), rep_sd**2 / rep_n, rep_n - 1,
+                    f" (n={rep_n})", "")
+        runs = rep_n if rep.spread is None and rep_n else 1
+        note = ("The write-up's number is a mean of {runs} runs without a spread; its runs' SD "
+                "is taken as the reproduced SD." if runs > 1 else
+                "The write-up's number is one run; its spread is taken as the reproduced SD."
+                if rep_n else
+                "The write-up does not say how many runs its number is from: it is taken as "
+                "one run, its spread as the reproduced SD.").format(runs=runs)
+        return against_runs(runs), s.sd**2 / runs, None, f" (n={runs})" if rep_n else "", note
 
-    def _above_chance(self, c: ClaimSpec, v: Verdict, a: Selection) -> Verdict:
-        """A threshold question against chance: the same test and outcomes as a threshold
-        (not distinguishable from chance is inconclusive), plus the write-up's own figure
-        tested against chance."""
-        better = "greater" if c.direction == "above" else "less"
-        if c.reported:
-            rep = stats.parse_reported(c.reported)
-            n = self.claims.source.reported_n
-            if rep.spread and n:
-                t = stats.one_sample_from_stats(rep.mean, rep.sd(n), n, c.chance, better)
-                ok = t.pvalue < self.alpha
-                v.writeup = (f"{rep.text} (n={n}) vs chance {c.chance:g}: one-sided "
-                             f"p = {fmt(t.pvalue, '.2g')}, "
-                             f"{'distinguishable' if ok else 'indistinguishable'} from chance")
-            else:
-                ok = (rep.mean > c.chance) if c.direction == "above" else (rep.mean < c.chance)
-                v.writeup = f"{rep.text} vs chance {c.chance:g}: no spread to test"
-            v.writeup_ok = ok
-        op = ">" if c.direction == "above" else "<"
-        return self._directional(c, v, a, c.chance, op, f"chance {c.chance:g}")
-
-    def _directional(self, c: ClaimSpec, v: Verdict, a: Selection, reference: float, op: str,
-                     against: str) -> Verdict:
+    def _directional(self, v: Verdict, metric: str, index: int | None, a: Selection,
+                     reference: float, op: str, against: str) -> Verdict:
         """Is the mean of a's seeds on the ``op`` side of ``reference``? One question for
-        threshold and above-chance claims (questions.one_sided_question)."""
-        name = _metric_name(c.metric, c.index)
+        thresholds and chance (questions.one_sided_question)."""
+        name = _metric_name(metric, index)
         if a.n < 1:
             return _no_seeds(v, a, a)
         direction = "above" if op in (">", ">=") else "below"
@@ -464,38 +583,66 @@ class Judge:
             v.reason = (f"{name} = {fmt(mean)} from one seed ({word} {against}); one seed "
                         "gives no test.")
             return v
-        if self.deterministic(c.metric) and is_constant(a.values):
+        if self.deterministic(metric) and is_constant(a.values):
             v.verdict = SUPPORTED if holds else CONTRADICTED
             v.reason = f"{name} = {fmt(mean)} in every seed, which {word} {against}."
             v.evidence["deterministic"] = True
             return v
-        flat = self._no_spread(c.metric, [("", a)])
+        flat = self._no_spread(metric, [("", a)])
         if flat:
             v.verdict, v.reason = INCONCLUSIVE, f"{name} against {against}: {flat}."
             return v
         answer = one_sided_question(a.values, reference, direction, self.alpha)
+        sd = float(np.std(a.values, ddof=1))
+
+        def need(level: float) -> tuple[int | None, str]:
+            if answer.diff == 0:
+                return None, "The mean sits on the line: no number of seeds settles it"
+            n = stats.seeds_to_detect(answer.diff / sd, level, alternative="two-sided",
+                                      one_sample=True)
+            return n, f"If the observed mean is the true one, {about(n)} seeds would settle it"
+
         base = (f"{name} = {describe(a.values)} against {against}: two-sided t-test "
                 f"p = {fmt(answer.pvalue, '.2g')}")
-        v.evidence = {"p": answer.pvalue, "diff": answer.diff}
-        v.verdict = answer.outcome
-        if answer.outcome == SUPPORTED:
-            v.reason = f"{base}, on the claimed side."
-        elif answer.outcome == CONTRADICTED:
-            v.reason = f"{base}: the opposite side holds."
-        else:
-            sd = float(np.std(a.values, ddof=1))
-            if answer.diff == 0:
-                need = "the mean sits on the line: no number of seeds settles it"
-            else:
-                v.seeds_needed = stats.seeds_to_detect(answer.diff / sd, self.alpha,
-                                                       alternative="two-sided", one_sample=True)
-                need = (f"if the observed mean is the true one, {_about(v.seeds_needed)} "
-                        "seeds would settle it")
-            v.reason = f"{base}, not significant at {self.alpha:g}; {need}."
-        return v
+        v.evidence = {"diff": answer.diff}
+        return _word_directional(v, base, answer, need)
 
 
-# ---------------------------------------------------------------- helpers
+# ---------------------------------------------------------------- wording
+
+
+def _word_directional(v: Verdict, base: str, answer: Answer, need: Need | None) -> Verdict:
+    v.verdict, v.p, v.need = answer.outcome, answer.pvalue, need
+    v.evidence.setdefault("diff", answer.diff)
+    if answer.outcome == SUPPORTED:
+        v.reason = f"{base}, on the claimed side."
+    elif answer.outcome == CONTRADICTED:
+        v.reason = f"{base}: the opposite side holds."
+    else:
+        v.reason = f"{base}, not significant."
+    return v
+
+
+def _word_margin(v: Verdict, base: str, answer: Answer, margin: float, why: str,
+                 need: Need | None) -> Verdict:
+    v.verdict, v.p, v.need = answer.outcome, answer.pvalue, need
+    where = {SUPPORTED: "inside the", CONTRADICTED: "outside the",
+             INCONCLUSIVE: "neither shown inside nor outside the"}[answer.outcome]
+    v.reason = f"{base}; {where} ±{margin:.3g} margin ({why}): p = {fmt(answer.pvalue, '.2g')}."
+    return v
+
+
+def _interval(test: Test, values: np.ndarray, reference: float, level: float
+              ) -> tuple[float, float]:
+    """The ``level`` interval of (estimate - reference) that ``test`` implies."""
+    from scipy import stats as sps
+
+    result = test(values, reference, "two-sided")
+    if not math.isfinite(result.statistic) or result.statistic == 0:
+        return result.diff, result.diff
+    se = result.diff / result.statistic
+    half = float(sps.t.ppf(0.5 + level / 2, result.df)) * abs(se)
+    return result.diff - half, result.diff + half
 
 
 def _compare(left: float, op: str, right: float, tol: float) -> bool:
@@ -504,35 +651,6 @@ def _compare(left: float, op: str, right: float, tol: float) -> bool:
     if op in (">", ">="):
         return OPS[op](left + tol, right)
     return OPS[op](left - tol, right)
-
-
-_ON_MARGIN = "the difference lies on the margin itself: no number of seeds settles it"
-
-
-def _settle(v: Verdict, base: str, outcome: str, margin: float,
-            need: Callable[[], tuple[int | None, str]]) -> Verdict:
-    """Word a margin question's outcome; ``need`` gives, only when it is inconclusive, the
-    seeds that would settle it and the sentence that says so."""
-    v.verdict = outcome
-    if outcome == SUPPORTED:
-        v.reason = f"{base}, inside the ±{margin:g} margin."
-    elif outcome == CONTRADICTED:
-        v.reason = f"{base}, entirely outside the ±{margin:g} margin."
-    else:
-        v.seeds_needed, text = need()
-        v.reason = f"{base}, overlapping the ±{margin:g} margin; {text}."
-    return v
-
-
-def _about(n: int | None) -> str:
-    """A seed count from a power calculation, rounded: it rests on an effect observed with
-    few seeds, so its digits beyond the first carry nothing."""
-    if n is None or n > 1000:
-        return "more than 1000"
-    if n <= 10:
-        return f"about {n}"
-    step = 10 if n <= 100 else 100
-    return f"about {max(step, round(n / step) * step)}"
 
 
 def _not_run(v: Verdict, where: dict) -> Verdict:
@@ -568,8 +686,3 @@ def _metric_name(metric: str, index: int | None) -> str:
 
 def _w(where: dict) -> str:
     return ",".join(f"{v}" for v in where.values()) or "all"
-
-
-def _w_from(v: Verdict, side: str) -> str:
-    return v.evidence[f"label_{side}"]
-

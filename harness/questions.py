@@ -32,7 +32,9 @@ Test = Callable[[Any, float, str], stats.TestResult]
 class Answer:
     outcome: str  # SUPPORTED, CONTRADICTED or INCONCLUSIVE
     diff: float  # estimate - reference
-    pvalue: float  # directional questions: two-sided; margin questions: TOST's
+    # the p of the outcome reached (directional questions: two-sided; margin questions:
+    # TOST's when supported, beyond the margin when contradicted), or of the nearer one
+    pvalue: float
 
 
 def direction_outcome(pvalue: float, diff: float, direction: Direction, alpha: float) -> str:
@@ -53,25 +55,33 @@ def one_sided_question(data: Any, reference: float, direction: Direction, alpha:
 
 def margin_question(data: Any, reference: float, margin: float, alpha: float,
                     test: Test) -> Answer:
-    """Is the estimate within ±``margin`` of ``reference``? Two directional questions, one
-    per bound, each at one-sided ``alpha`` (TOST): the (1 - 2 alpha) interval inside the
-    margin is supported, entirely outside it contradicted."""
-    lower = one_sided_question(data, reference - margin, "above", 2 * alpha, test)
-    upper = one_sided_question(data, reference + margin, "below", 2 * alpha, test)
-    if lower.outcome == upper.outcome == SUPPORTED:
-        outcome = SUPPORTED
-    elif CONTRADICTED in (lower.outcome, upper.outcome):
-        outcome = CONTRADICTED
+    """Is the estimate within ±``margin`` of ``reference``? Inside: two one-sided tests
+    at ``alpha`` (TOST; the (1 - 2 alpha) interval inside the margin), p TOST's. Outside:
+    the difference beyond either bound, a two-sided question at ``alpha`` (the
+    (1 - alpha) interval entirely outside the margin), so that a faithful reproduction
+    with a margin small against its error is contradicted at rate alpha, not 2 alpha. An
+    inconclusive answer carries the smaller p, the nearer a decision."""
+    lower = test(data, reference - margin, "two-sided")
+    upper = test(data, reference + margin, "two-sided")
+    above_lower = _one_sided_p(lower.pvalue, lower.diff, "above")
+    below_upper = _one_sided_p(upper.pvalue, upper.diff, "below")
+    p_inside = max(above_lower, below_upper)
+    p_outside = min(1.0, 2 * min(1 - above_lower, 1 - below_upper))
+    if p_inside < alpha:
+        outcome, p = SUPPORTED, p_inside
+    elif p_outside < alpha:
+        outcome, p = CONTRADICTED, p_outside
     else:
-        outcome = INCONCLUSIVE
-    tost_p = max(_one_sided_p(lower, "above"), _one_sided_p(upper, "below"))
-    return Answer(outcome, lower.diff - margin, tost_p)
+        outcome, p = INCONCLUSIVE, min(p_inside, p_outside)
+    return Answer(outcome, lower.diff - margin, p)
 
 
-def _one_sided_p(answer: Answer, direction: Direction) -> float:
+def _one_sided_p(two_sided: float, diff: float, direction: Direction) -> float:
     """The one-sided p in ``direction`` from a two-sided p and the sign of the difference."""
-    half = answer.pvalue / 2
-    toward = (answer.diff > 0) == (direction == "above")
+    if math.isnan(two_sided):
+        return math.nan
+    half = two_sided / 2
+    toward = (diff > 0) == (direction == "above")
     return half if toward else 1 - half
 
 
@@ -116,6 +126,21 @@ def against_reported(sd: float, n: int) -> Test:
             return stats.one_sample_from_stats(mean, 0.0, max(own_n, 2), reference,
                                                alternative)
         return stats.welch_from_stats(mean, own_sd, own_n, reference, sd, n, alternative)
+
+    return test
+
+
+def against_estimate(se: float, df: float) -> Test:
+    """The seeds' mean against a number known to ±``se`` with ``df`` degrees of freedom
+    (a derived reported number, propagate.py): Welch-Satterthwaite over both."""
+
+    def test(values: Sequence[float], reference: float, alternative: str
+             ) -> stats.TestResult:
+        mean, sd, n = _mean_sd_n(values)
+        ours = sd**2 / n if n >= 2 else math.nan
+        total = ours + se**2
+        df_total = total**2 / (ours**2 / (n - 1) + se**4 / df) if n >= 2 else math.nan
+        return stats.estimate_test(mean - reference, math.sqrt(total), df_total, alternative)
 
     return test
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import scale
 from .aggregate import Results
+from .correction import holm_over_report
 from .judge import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -26,8 +27,10 @@ from .judge import (
     Verdict,
     verdict_level,
 )
+from .margins import RULE
 from .runner import RunResult
 from .scale import NOT_COMPARABLE
+from .specs import TableSpec
 from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE
 
 VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, NOT_TESTABLE,
@@ -137,9 +140,24 @@ def interval_note(has_verdicts: bool, alpha: float) -> str:
             "interval of the mean].")
     if has_verdicts:
         note += (f" Verdict: the {level_text(verdict_level(alpha))} t interval of "
-                 "reproduced − reported inside ±margin: supported; entirely outside: "
-                 "contradicted; otherwise inconclusive; no finished seed: not run.")
+                 "reproduced − reported inside ±margin: supported; the "
+                 f"{level_text(1 - alpha)} interval entirely outside: contradicted; otherwise "
+                 "inconclusive; no finished seed: not run. Margin: "
+                 f"{RULE}, unless the column says otherwise below. A decisive verdict "
+                 f"needs a Holm-adjusted p below {alpha:g} over every test of the report. "
+                 "Vs chance: our number on the better side of chance by a two-sided t test.")
     return note
+
+
+def column_notes(spec: TableSpec) -> list[str]:
+    """Each column's own margin or reason for no verdict, as the report shows them."""
+    notes = []
+    for col in spec.columns:
+        if col.margin is not None:
+            notes.append(f"{col.label}: margin ±{col.margin:g}: {col.margin_reason}")
+        if col.no_verdict and any(col.key in r.reported for r in spec.row):
+            notes.append(f"{col.label}: no verdict: {col.no_verdict}")
+    return notes
 
 
 def render_table(result: TableResult, alpha: float) -> RenderedTable:
@@ -151,8 +169,11 @@ def render_table(result: TableResult, alpha: float) -> RenderedTable:
             headers += [f"{col.label} (reported)", f"{col.label} (reproduced)"]
         else:
             headers.append(f"{col.label} (reproduced)")
-        if col.margin is not None and has_reported[col.key]:
+        if has_reported[col.key] and col.metric and not col.no_verdict:
             headers.append("verdict")
+        if has_reported[col.key] and any(result.cells[(r, col.key)].chance
+                                         for r in range(len(spec.row))):
+            headers.append("vs chance")
     rows = []
     verdict_cols: list[int] = []
     for r, row in enumerate(spec.row):
@@ -168,13 +189,19 @@ def render_table(result: TableResult, alpha: float) -> RenderedTable:
                 if cell.failed:
                     text += f" ({cell.failed} failed)"
                 line.append(text)
-            if col.margin is not None and has_reported[col.key]:
+            if has_reported[col.key] and col.metric and not col.no_verdict:
                 if r == 0:
                     verdict_cols.append(len(line))
                 line.append(cell.verdict.verdict if cell.verdict else "—")
+            if has_reported[col.key] and any(result.cells[(i, col.key)].chance
+                                             for i in range(len(spec.row))):
+                if r == 0:
+                    verdict_cols.append(len(line))
+                line.append(cell.chance.verdict if cell.chance else "—")
         rows.append(line)
+    levels = " ".join([interval_note(bool(verdict_cols), alpha), *column_notes(spec)])
     return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result,
-                         verdict_cols, interval_note(bool(verdict_cols), alpha))
+                         verdict_cols, levels)
 
 
 def digest(records, timings: set[str]) -> str:
@@ -193,7 +220,8 @@ def build(run: RunResult, command: str) -> ReportModel:
     table_results = judge.tables()
     claims = judge.claims_verdicts()
     scale.apply(plan, suite.claims.claim, claims, table_results)
-    table_verdicts = [c.verdict for t in table_results for c in t.cells.values() if c.verdict]
+    table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
+    holm_over_report(claims + table_verdicts, suite.claims.source.alpha)
     counts = Counter(v.verdict for v in claims)
     table_counts = Counter(v.verdict for v in table_verdicts)
     unknown = (set(counts) | set(table_counts)) - set(VERDICT_ORDER)

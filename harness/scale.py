@@ -16,13 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .judge import CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, SUPPORTED, TableResult, Verdict
 from .plan import Plan, resolve
 from .specs import ClaimSpec
+from .verdict import JUDGED, NOT_COMPARABLE, TableResult, Verdict
 
 __all__ = ["NOT_COMPARABLE", "apply", "deviations", "summary"]
 TUNING_TRIALS = "tuning_trials"  # the key of the write-up's tuning budget
-JUDGED = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
                 f"{'; '.join(d.text() for d in devs.values())}: {test}. "
                 f"At this tier ({v.verdict}): {v.reason}")
     v.verdict = NOT_COMPARABLE
-    v.seeds_needed = None
+    v.seeds_needed, v.p, v.need = None, None, None  # not judged: outside the Holm family
 
 
 def _grid_of(plan: Plan, where: dict | None) -> str | None:
@@ -136,15 +135,16 @@ def apply(plan: Plan, claims: list[ClaimSpec], verdicts: list[Verdict],
     metrics = plan.suite.spec.metrics
     tiers = [resolve(plan.suite, t) for t in plan.suite.tiers]  # once per report
     for claim, verdict in zip(claims, verdicts, strict=True):
-        if claim.metric is None:  # the write-up against itself, or not testable
+        metric = getattr(claim, "metric", None)
+        if metric is None:  # the write-up against itself, or not testable
             continue
-        grids = {_grid_of(plan, claim.a)} | ({_grid_of(plan, claim.b)} if claim.b else set())
-        _not_comparable(verdict, plan, tiers, grids, metrics[claim.metric].depends_on)
+        b = getattr(claim, "b", None)
+        grids = {_grid_of(plan, claim.a)} | ({_grid_of(plan, b)} if b else set())
+        _not_comparable(verdict, plan, tiers, grids, metrics[metric].depends_on)
     for table in tables:
         for (r, key), cell in table.cells.items():
-            if cell.verdict is None:
-                continue
             col = next(c for c in table.spec.columns if c.key == key)
             where = {**table.spec.row[r].where, **col.where}
-            _not_comparable(cell.verdict, plan, tiers, {_grid_of(plan, where)},
-                            metrics[col.metric].depends_on)
+            for verdict in cell.verdicts:
+                _not_comparable(verdict, plan, tiers, {_grid_of(plan, where)},
+                                metrics[col.metric].depends_on)

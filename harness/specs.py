@@ -7,6 +7,8 @@ and its claims as checkable statements). Cross-file checks live in ``suite.py``.
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -42,6 +44,8 @@ class MetricSpec(Strict):
     # Which of the write-up's settings ([scale]) this metric's value depends on; None: all
     # of them (a trained number); [] for one no setting changes.
     depends_on: list[Name] | None = None
+    higher_is_better: bool | None = None  # which way is better, for chance and non-inferiority
+    chance: float | None = None  # what a model that learned nothing scores
 
     @model_validator(mode="after")
     def _image_shape(self) -> MetricSpec:
@@ -141,6 +145,9 @@ class SuiteSpec(Strict):
     tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
     scale: ScaleSpec | None = None  # the write-up's own settings
+    # Factors whose values train twins: cells that differ only in these share seed, data
+    # order and initialisation (the task guarantees it), so claims across them are paired.
+    paired: list[Name] = []
     # CPU threads every cell runs with (recorded in its fingerprint); None: the process's
     # setting (--threads). Small models often run faster, and always the same, on one.
     threads: Annotated[int, Field(ge=1, le=1024)] | None = None
@@ -175,7 +182,31 @@ class SourceSpec(Strict):
     n_note: str = ""  # why reported_n is what it is, when the write-up does not say
 
 
-class ColumnSpec(Strict):
+Reported = str | int | float  # the write-up's text ("86.50 ± 0.32", "73.4%") or a bare number
+
+
+class MarginSpec(Strict):
+    """A margin other than the default rule (``judge.default_margin``) says why."""
+
+    margin: Annotated[float, Field(ge=0)] | None = None
+    margin_reason: str = ""
+
+    @model_validator(mode="after")
+    def _margin_reason(self):
+        if self.margin is not None and not self.margin_reason.strip():
+            raise ValueError("a margin other than the default rule needs margin_reason: "
+                             "one line on why")
+        if self.margin is None and self.margin_reason:
+            raise ValueError("margin_reason without a margin")
+        return self
+
+
+class ColumnSpec(MarginSpec):
+    """One column of a write-up table. Its reported cells get a value verdict (reproduced
+    within the margin) unless ``no_verdict`` says why not; with ``chance`` every reported
+    cell, the write-up's number and ours, is also tested against chance in the better
+    direction."""
+
     key: Name
     label: str
     metric: Name | None = None  # a metric the task produces ...
@@ -183,7 +214,9 @@ class ColumnSpec(Strict):
     where: Where = {}
     index: Annotated[int, Field(ge=0)] | None = None
     format: str = ".2f"
-    margin: Annotated[float, Field(ge=0)] | None = None  # reproduced within +/- margin
+    no_verdict: str = ""  # why the reported cells are shown without a verdict
+    higher_is_better: bool | None = None  # default: the metric's
+    chance: float | None = None  # default: the metric's
 
     @field_validator("param")
     @classmethod
@@ -201,12 +234,22 @@ class ColumnSpec(Strict):
             raise ValueError(f"not a Python format spec: {err}") from None
         return spec
 
+    @model_validator(mode="after")
+    def _verdict_or_reason(self) -> ColumnSpec:
+        if self.no_verdict and self.margin is not None:
+            raise ValueError("a column with no_verdict takes no margin")
+        return self
+
 
 class RowSpec(Strict):
     label: str
     where: Where = {}
     index: Annotated[int, Field(ge=0)] | None = None
-    reported: dict[Name, str] = {}  # column key -> the write-up's text, e.g. "86.50 +/- 0.32"
+    reported: dict[Name, Reported] = {}  # column key -> the write-up's number
+    # column key -> how the write-up computed that number from other cells, e.g.
+    # "100 * (rep('perf', '64 / Fixed', 'loss') - rep('perf', '64 / Ada', 'loss'))
+    #  / rep('perf', '64 / Fixed', 'loss')": the cell carries its inputs' uncertainty
+    derived: dict[Name, str] = {}
 
 
 class TableSpec(Strict):
@@ -237,33 +280,108 @@ class FigureSpec(Strict):
     note: str = ""
 
 
-ClaimKind = Literal[
-    "greater", "equivalent", "value", "threshold", "above_chance", "internal", "not_testable"
-]
+ClaimId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 
 
-class ClaimSpec(Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+class ClaimBase(Strict):
+    id: ClaimId
     quote: str
-    kind: ClaimKind
     section: str = ""
-    metric: Name | None = None
+
+
+class OneArm(ClaimBase):
+    metric: Name
     index: Annotated[int, Field(ge=0)] | None = None
+    a: Where
+
+
+class TwoArms(OneArm):
+    """a against b. Both sides paired by seed when the plan makes them twins (the same
+    configuration, or configurations that differ only in a suite's ``paired`` factors)."""
+
+    b: Where
     index_b: Annotated[int, Field(ge=0)] | None = None  # b's entry, when it differs from a's
-    a: Where | None = None
-    b: Where | None = None
+
+
+class GreaterClaim(TwoArms):
+    """a's mean exceeds b's (by more than ``by``, for "by a wide margin")."""
+
+    kind: Literal["greater"]
+    by: Annotated[float, Field(ge=0)] = 0.0
     significant: bool = False  # the write-up calls the difference significant
-    family: str | None = None  # Holm correction across 'greater' claims of one family
-    value: float | None = None  # for value / threshold
-    margin: Annotated[float, Field(ge=0)] | None = None  # for value / equivalent
-    op: Literal[">", ">=", "<", "<=", "=="] | None = None  # threshold / internal
-    chance: float | None = None  # above_chance
-    direction: Literal["above", "below"] = "above"  # above_chance: better is above or below
-    reported: str | None = None  # above_chance: the write-up's own figure, checked too
-    left: str | None = None  # internal: expressions over the write-up's numbers
-    right: str | None = None
+
+
+class EquivalentClaim(TwoArms, MarginSpec):
+    """a and b within ±margin of each other (TOST). Two arms have no reported number to
+    scale a default margin by, so the claim states its margin and why."""
+
+    kind: Literal["equivalent"]
+
+    @model_validator(mode="after")
+    def _needs_margin(self):
+        if self.margin is None:
+            raise ValueError("an equivalence claim states its margin and margin_reason")
+        return self
+
+
+class NonInferiorClaim(TwoArms, MarginSpec):
+    """a no worse than b by more than the margin ("equivalent or better", "without
+    sacrificing"); better is the metric's ``higher_is_better`` unless the claim says."""
+
+    kind: Literal["non_inferior"]
+    higher_is_better: bool | None = None
+
+    @model_validator(mode="after")
+    def _needs_margin(self):
+        if self.margin is None:
+            raise ValueError("a non-inferiority claim states its margin and margin_reason")
+        return self
+
+
+class ValueClaim(OneArm, MarginSpec):
+    """a's mean within ±margin of a number. ``of = "target"``: a setting the write-up
+    chose (exact); ``of = "measurement"``: a number it measured, one draw of its own
+    process (or the mean of ``reported_n`` runs)."""
+
+    kind: Literal["value"]
+    value: float
+    of: Literal["target", "measurement"]
+    reported_n: Annotated[int, Field(ge=1)] | None = None
+
+
+class ThresholdClaim(OneArm):
+    kind: Literal["threshold"]
+    op: Literal[">", ">=", "<", "<="]
+    value: float
+
+
+class InternalClaim(ClaimBase):
+    """The write-up against itself: two expressions over its numbers (expressions.py)."""
+
+    kind: Literal["internal"]
+    left: str
+    op: Literal[">", ">=", "<", "<=", "=="]
+    right: str
     tol: Annotated[float, Field(ge=0)] = 0.0
-    reason: str | None = None  # not_testable: why
+    # The sides are estimates, not printed arithmetic: the write-up's spreads of the cells
+    # they cite are propagated (delta method) and the comparison is a test at alpha
+    # ('==' then reads tol as an equivalence margin).
+    statistical: bool = False
+
+
+class NotTestableClaim(ClaimBase):
+    kind: Literal["not_testable"]
+    reason: Annotated[str, Field(min_length=1)]
+
+
+ClaimSpec = Annotated[
+    GreaterClaim | EquivalentClaim | NonInferiorClaim | ValueClaim | ThresholdClaim
+    | InternalClaim | NotTestableClaim,
+    Field(discriminator="kind"),
+]
+CLAIM_KINDS = ("greater", "equivalent", "non_inferior", "value", "threshold", "internal",
+               "not_testable")
+TwoArmClaim = GreaterClaim | EquivalentClaim | NonInferiorClaim
 
 
 class ClaimsSpec(Strict):
@@ -272,11 +390,60 @@ class ClaimsSpec(Strict):
     figure: list[FigureSpec] = []
     claim: list[ClaimSpec] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_for_each(cls, data: object) -> object:
+        """A claim with ``for_each = { factor = [v1, v2] }`` is one claim per value: the
+        value joins ``a`` (and ``b``), the id gains ``-<value>`` (without dots: 0.01 ->
+        ``-001``) and the quote
+        ``[factor = value]``. The write-up says it once; it is checked at every value."""
+        if not isinstance(data, dict) or not isinstance(data.get("claim"), list):
+            return data
+        return {**data, "claim": [c for claim in data["claim"] for c in expand(claim)]}
+
     def reported_text(self, table_id: str, row_label: str, col_key: str) -> str:
         """The write-up's text in one table cell; ValueError if the tables have none."""
         for table in self.table:
             if table.id == table_id:
                 for row in table.row:
                     if row.label == row_label and col_key in row.reported:
-                        return row.reported[col_key]
+                        return reported_str(row.reported[col_key])
         raise ValueError(f"the write-up tables have no cell {table_id}/{row_label}/{col_key}")
+
+
+def reported_str(value: Reported) -> str:
+    """A reported number as text for ``stats.parse_reported`` (a bare number as written)."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def expand(claim: object) -> list:
+    """One claim dict per combination of its ``for_each`` values (see ClaimsSpec)."""
+    if not isinstance(claim, dict) or "for_each" not in claim:
+        return [claim]
+    rest = {k: v for k, v in claim.items() if k != "for_each"}
+    grid = claim["for_each"]
+    if not isinstance(grid, dict) or not grid or not all(
+            isinstance(v, list) and v for v in grid.values()):
+        raise ValueError(f"claim {claim.get('id')!r}: for_each takes factors with lists of "
+                         "values, e.g. for_each = { seq_len = [64, 128] }")
+    out = []
+    for values in itertools.product(*grid.values()):
+        chosen = dict(zip(grid, values, strict=True))
+        one = dict(rest)
+        for side in ("a", "b"):
+            if isinstance(one.get(side), dict):
+                clash = set(chosen) & set(one[side])
+                if clash:
+                    raise ValueError(f"claim {claim.get('id')!r}: for_each and {side} both "
+                                     f"set {sorted(clash)}")
+                one[side] = {**one[side], **chosen}
+        one["id"] = "-".join([str(claim.get("id")), *(_id_part(v) for v in values)])
+        one["quote"] = f"{claim.get('quote', '')} [" + ", ".join(
+            f"{k} = {v}" for k, v in chosen.items()) + "]"
+        out.append(one)
+    return out
+
+
+def _id_part(value: object) -> str:
+    """A factor value as part of a claim id: 0.01 -> '001', 'Fixed 50' -> 'fixed_50'."""
+    return re.sub(r"[^a-z0-9_-]", "_", str(value).lower().replace(".", ""))

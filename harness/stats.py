@@ -245,11 +245,18 @@ def one_sample_from_stats(
     """One-sample t test from a reported mean, SD and n (e.g. a loss against chance)."""
     if n < 2 or not math.isfinite(sd):
         return TestResult(NAN, NAN, NAN, mean - popmean)
-    df = float(n - 1)
-    if sd == 0:
-        t = math.copysign(math.inf, mean - popmean) if mean != popmean else NAN
-    else:
-        t = (mean - popmean) / (sd / math.sqrt(n))
+    return estimate_test(mean - popmean, sd / math.sqrt(n), float(n - 1), alternative)
+
+
+def estimate_test(diff: float, se: float, df: float, alternative: str = "two-sided"
+                  ) -> TestResult:
+    """t test of an estimate minus its reference, ``diff``, with standard error ``se`` and
+    ``df`` degrees of freedom. A zero ``se`` gives the limit: p 0 or 1 by the sign."""
+    if not (math.isfinite(se) and math.isfinite(diff)) or math.isnan(df):
+        return TestResult(NAN, df, NAN, diff)
+    # se 0 is the limit: an exact difference is decided by its sign
+    exact = math.copysign(math.inf, diff) if diff else NAN
+    t = diff / se if se > 0 else exact
     if math.isnan(t):
         p = 1.0
     elif alternative == "greater":
@@ -258,7 +265,7 @@ def one_sample_from_stats(
         p = float(sps.t.cdf(t, df))
     else:
         p = float(2 * sps.t.sf(abs(t), df))
-    return TestResult(t, df, p, mean - popmean)
+    return TestResult(t, df, p, diff)
 
 
 def diff_ci(
@@ -396,12 +403,13 @@ def tost(a: Sequence[float], b: Sequence[float], low: float, high: float) -> Equ
 # --------------------------------------------------------------------------- planning
 
 _MAX_SEEDS = 10000
+POWER = 0.8  # the one yardstick for "seeds that would settle it": 80 % power
 
 
 def seeds_to_detect(
     effect_size_g: float,
     alpha: float = 0.05,
-    power: float = 0.8,
+    power: float = POWER,
     alternative: str = "larger",
     one_sample: bool = False,
 ) -> int | None:
@@ -443,13 +451,13 @@ def seeds_to_settle_equivalence(
     margin: float,
     alpha: float = 0.05,
     max_n: int = 10000,
+    power: float = POWER,
 ) -> int | None:
-    """Smallest seeds per group at which the observed diff would settle an equivalence claim.
-
-    Holding the observed diff and SDs fixed, find the smallest n (both groups)
-    for which the (1 - 2 alpha) Welch CI of the difference lies inside
-    (-margin, margin) — equivalence shown — or, when |diff| > margin, entirely
-    outside it — difference shown. None if no n <= max_n does it (including
+    """Smallest seeds per group at which an equivalence claim would be settled with
+    probability ``power`` if the observed diff and SDs were the truth: the (1 - 2 alpha)
+    Welch CI of the difference inside (-margin, margin), or, when |diff| > margin,
+    entirely outside it (normal-approximation power: the distance to the margin exceeds
+    (t_{1-alpha} + t_{power}) standard errors). None if no n <= max_n does it (including
     |diff| == margin, which never settles).
     """
     if not margin > 0:
@@ -462,7 +470,7 @@ def seeds_to_settle_equivalence(
         se, df = _welch_se_df(sd1, n, sd2, n)
         if se == 0:
             return True
-        return float(sps.t.ppf(1 - alpha, df)) * se < dist
+        return float(sps.t.ppf(1 - alpha, df) + sps.t.ppf(power, df)) * se < dist
 
     # The half-width shrinks monotonically in n, so double then bisect.
     lo, hi = 1, 2  # invariant: settled(hi) is the candidate, lo is known not to settle
@@ -502,9 +510,12 @@ def seeds_to_settle_margin(
     reference_var: float = 0.0,
     reference_df: float | None = None,
     max_n: int = _MAX_SEEDS,
+    power: float = POWER,
 ) -> SeedsNeeded:
     """Our seeds needed for the (1 - 2 alpha) interval of (our mean - a reference) to lie
-    inside (-margin, margin), or entirely outside it, holding ``diff`` and ``sd`` fixed.
+    inside (-margin, margin), or entirely outside it, with probability ``power`` if
+    ``diff`` and ``sd`` were the truth (the distance to the margin exceeds
+    (t_{1-alpha} + t_{power}) standard errors).
 
     Only our seeds grow; the reference's uncertainty stays: ``reference_var`` is the
     variance of the reference number (0 for an exact one) and ``reference_df`` its degrees
@@ -518,8 +529,8 @@ def seeds_to_settle_margin(
     dist = abs(abs(diff) - margin)
     limit_df = math.inf if reference_df is None else reference_df
     with _quiet():
-        floor = float(sps.t.ppf(1 - alpha, limit_df)) * math.sqrt(reference_var) \
-            if reference_var > 0 else 0.0
+        floor = float(sps.t.ppf(1 - alpha, limit_df) + sps.t.ppf(power, limit_df)) \
+            * math.sqrt(reference_var) if reference_var > 0 else 0.0
     if not (math.isfinite(dist) and math.isfinite(sd) and math.isfinite(reference_var)) \
             or dist == 0:
         return SeedsNeeded(None, True, floor)
@@ -532,7 +543,7 @@ def seeds_to_settle_margin(
         else:
             denom = ours**2 / (n - 1) + reference_var**2 / reference_df
             df = np.where(denom > 0, (ours + reference_var) ** 2 / denom, np.inf)
-        half = np.where(se > 0, sps.t.ppf(1 - alpha, df) * se, 0.0)
+        half = np.where(se > 0, (sps.t.ppf(1 - alpha, df) + sps.t.ppf(power, df)) * se, 0.0)
     settled = np.flatnonzero(half < dist)
     if settled.size:
         return SeedsNeeded(int(n[settled[0]]), False, floor)
@@ -546,7 +557,8 @@ def seeds_to_settle_margin(
 class Reported:
     """A number as reported in a paper, e.g. "86.50% ± 0.32%".
 
-    ``mean`` and ``spread`` are as written (a percent is not divided by 100);
+    ``mean`` and ``spread`` are as written (a percent is not divided by 100), except that
+    a spread printed as zero is read as half a unit in its last digit, the most it can be;
     ``percent`` says a % sign appeared. ``spread_kind`` is "sd" unless the text
     marks it as a standard error.
     """
@@ -602,9 +614,13 @@ def parse_reported(text: str) -> Reported:
         raise ValueError(f"cannot parse reported value {text!r}: ({kind}) without a ± spread")
     marker = "" if kind is None else kind.lower().replace(".", "")
     spread_kind = "se" if marker in ("se", "sem") else "sd"
+    spread = None if spread_token is None else _to_float(spread_token, text)
+    if spread == 0:  # "± 0.000" is a spread below what was printed, not none at all
+        decimals = len(spread_token.partition(".")[2])
+        spread = 0.5 * 10.0 ** -decimals
     return Reported(
         mean=_to_float(m.group("mean"), text),
-        spread=None if spread_token is None else _to_float(spread_token, text),
+        spread=spread,
         spread_kind=spread_kind,
         percent=bool(m.group("pct1") or m.group("pct2")),
         text=text,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,22 +21,12 @@ from pydantic import BaseModel, ValidationError
 from .errors import SpecError
 from .identity import CodeIdentity, code_identity
 from .param_types import check_param_types
-from .specs import ClaimSpec, ClaimsSpec, SuiteSpec
+from .spec_errors import SpecErrors, problems_of
+from .specs import CLAIM_KINDS, ClaimSpec, ClaimsSpec, SuiteSpec
 from .suite_imports import import_failure, import_suite_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITES_DIR = REPO_ROOT / "suites"
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "greater": ("metric", "a", "b"),
-    "equivalent": ("metric", "a", "b", "margin"),
-    "value": ("metric", "a", "value", "margin"),
-    "threshold": ("metric", "a", "op", "value"),
-    "above_chance": ("metric", "a", "chance"),
-    "internal": ("left", "op", "right"),
-    "not_testable": ("reason",),
-}
-
-
 @dataclass(frozen=True)
 class Suite:
     name: str
@@ -91,36 +82,80 @@ def _read_toml(path: Path) -> dict:
 
 
 def _validated(path: Path, model: type[BaseModel], data: dict) -> Any:
+    """The file's data as ``model``, or a SpecErrors with every problem pydantic found:
+    one per key (a union's alternatives, e.g. "a string or a number", are one)."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        first = errors[0]
-        key = _key_path(data, first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif first["type"] == "missing":
-            message = "required key is missing"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise SpecError(path, key, message + more) from None
+        by_key: dict[str, list[str]] = {}
+        for error in err.errors():
+            key, message = _schema_problem(data, error)
+            messages = by_key.setdefault(key, [])
+            if message not in messages:
+                messages.append(message)
+        problems = []
+        for key, messages in by_key.items():
+            either = [m for m in messages if m.startswith(_EXPECTED)]
+            if either:  # a value fits none of a union's types: one line lists them all
+                alternatives = [m.removeprefix(_EXPECTED) for m in either]
+                problems.append((path, key, _EXPECTED + "; or ".join(alternatives)))
+            problems += [(path, key, m) for m in messages if not m.startswith(_EXPECTED)]
+        raise SpecErrors(problems) from None
 
 
-def _key_path(data: Any, loc: tuple) -> str:
-    """'claim[2].kind' from pydantic's location, skipping its union-member tags."""
-    out = ""
-    for part in loc:
-        if isinstance(data, dict) and part in data:
+_EXPECTED = "Input should be "  # how pydantic begins a type error's message
+
+
+def _schema_problem(data: dict, error: dict) -> tuple[str, str]:
+    """The key and message of one pydantic error; a claim's key names its id, and a
+    message about a claim's keys names its kind."""
+    key, kind = _key_path(data, error["loc"], missing=error["type"] == "missing")
+    of_kind = f" for kind {kind!r}" if kind else ""
+    if error["type"] == "extra_forbidden":
+        return key, f"unknown key{of_kind}"
+    if error["type"] == "missing":
+        return key, f"required for kind {kind!r}" if kind else "required key is missing"
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # a claim's kind
+        kinds = ", ".join(repr(k) for k in CLAIM_KINDS)
+        if error["type"] == "union_tag_not_found":
+            return f"{key}.kind", f"required key is missing; kinds are {kinds}"
+        return f"{key}.kind", f"unknown kind {error['ctx']['tag']!r}; kinds are {kinds}"
+    return key, error["msg"].removeprefix("Value error, ")
+
+
+def _key_path(data: Any, loc: tuple, missing: bool = False) -> tuple[str, str | None]:
+    """'claim[2] (id "x").op' from pydantic's location, and the kind of the claim (the
+    discriminated union's member) the error is in, if any.
+
+    Pydantic puts union-member tags in a location: a claim's kind right after its index
+    ('claim', 2, 'threshold', 'op'), a type ('str', 'list[int]'), '[key]': skipped. A
+    missing key (``missing``) is the location's last part."""
+    out, kind = "", None
+    after_item = False
+    for i, part in enumerate(loc):
+        if after_item and isinstance(data, dict) and part == data.get("kind"):
+            kind = part  # the tag, before any key: a "value" claim also has a key "value"
+        elif isinstance(data, dict) and part in data:
             out += ("." if out else "") + str(part)
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            out += f"[{part}]"
-            data = data[part]
-        elif isinstance(data, dict) and isinstance(part, str) and "[" not in part \
-                and "-" not in part:
-            out += ("." if out else "") + part  # a missing key
-            data = None
-    return out or "(top level)"
+            item = data[part]
+            claim = out == "claim" and isinstance(item, dict)
+            out = _claim_key(part, item.get("id")) if claim else f"{out}[{part}]"
+            data = item
+            after_item = True
+            continue
+        elif missing and i == len(loc) - 1 and isinstance(data, dict):
+            out += ("." if out else "") + str(part)
+        after_item = False
+    return out or "(top level)", kind
+
+
+def _claim_key(index: int, claim_id: Any) -> str:
+    """'claim[2] (id "a-beats-b")': a claim by its place and, when it has one, its id."""
+    if isinstance(claim_id, str):
+        return f"claim[{index}] (id {json.dumps(claim_id, ensure_ascii=False)})"
+    return f"claim[{index}]"
 
 
 def _import_task(folder: Path, ref: str, suite_file: Path) -> ModuleType:
@@ -139,8 +174,10 @@ def _import_task(folder: Path, ref: str, suite_file: Path) -> ModuleType:
 def load_suite(name_or_path: str) -> Suite:
     folder = find_suite_folder(name_or_path)
     suite_file, claims_file = folder / "suite.toml", folder / "claims.toml"
-    spec: SuiteSpec = _validated(suite_file, SuiteSpec, _read_toml(suite_file))
-    claims: ClaimsSpec = _validated(claims_file, ClaimsSpec, _read_toml(claims_file))
+    # the schema problems of both files at once; what claims.toml refers to in suite.toml
+    # once suite.toml holds together (else its problems would show again, as the claims')
+    spec, claims = _all_of(lambda: _validated(suite_file, SuiteSpec, _read_toml(suite_file)),
+                           lambda: _validated(claims_file, ClaimsSpec, _read_toml(claims_file)))
     _check_suite(suite_file, spec)
     _check_claims(claims_file, claims, spec)
 
@@ -198,6 +235,10 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
         raise SpecError(path, "default_tier", f"{spec.default_tier!r} is not one of the tiers "
                         f"{sorted(spec.tiers)}")
     known = set(spec.factors) | set(spec.params)
+    for i, factor in enumerate(spec.paired):
+        if factor not in spec.factor_values():
+            raise SpecError(path, f"paired[{i}]", f"unknown factor {factor!r}; factors are "
+                            f"{sorted(spec.factor_values())}")
     if spec.tuning:
         t = spec.tuning
         if t.param in spec.factors:
@@ -278,118 +319,187 @@ def _check_scale(path: Path, spec: SuiteSpec) -> None:
                                 f"one of the write-up's settings in [scale]: {sorted(stated)}")
 
 
-def _check_where(path: Path, key: str, where: dict, spec: SuiteSpec) -> None:
+class _Problems:
+    """The problems found in one file: each check adds its own and goes on, so that the
+    user sees all of them at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.found: list[tuple[Path, str, str]] = []
+
+    def add(self, key: str, message: str) -> None:
+        if (self.path, key, message) not in self.found:
+            self.found.append((self.path, key, message))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise SpecErrors(self.found)
+
+
+def _all_of(*checks: Callable[[], Any]) -> list:
+    """Run every check; raise the problems of all of them together, else their results."""
+    results, problems = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except SpecError as err:
+            problems += problems_of(err)
+    if problems:
+        raise SpecErrors(problems)
+    return results
+
+
+def _check_where(problems: _Problems, key: str, where: dict, spec: SuiteSpec) -> None:
     factors = spec.factor_values()
     for factor, value in where.items():
         if factor not in factors:
-            raise SpecError(path, f"{key}.{factor}", f"unknown factor; factors are "
-                            f"{sorted(factors)}")
-        if value not in factors[factor]:
-            raise SpecError(path, f"{key}.{factor}", f"{value!r} is not one of "
-                            f"{factors[factor]}")
+            problems.add(f"{key}.{factor}", f"unknown factor; factors are {sorted(factors)}")
+        elif value not in factors[factor]:
+            problems.add(f"{key}.{factor}", f"{value!r} is not one of {factors[factor]}")
 
 
-def _check_metric(path: Path, key: str, metric: str, index: int | None, spec: SuiteSpec) -> None:
+def _check_metric(problems: _Problems, key: str, metric: str, index: int | None,
+                  spec: SuiteSpec) -> bool:
+    """Whether ``metric`` (at ``index``) is one a claim or column can test."""
     if metric not in spec.metrics:
-        raise SpecError(path, key, f"no task metric {metric!r}; the suite's metrics are "
-                        f"{sorted(spec.metrics)}")
+        problems.add(key, f"no task metric {metric!r}; the suite's metrics are "
+                     f"{sorted(spec.metrics)}")
+        return False
     kind = spec.metrics[metric].kind
     if kind == "image":
-        raise SpecError(path, key, f"metric {metric!r} is an image: only a [[figure]] shows it")
-    if index is not None and kind == "scalar":
-        raise SpecError(path, key, f"metric {metric!r} is a scalar; it takes no index")
-    if index is None and kind == "vector":
-        raise SpecError(path, key, f"metric {metric!r} is a vector; give an index")
+        problems.add(key, f"metric {metric!r} is an image: only a [[figure]] shows it")
+    elif index is not None and kind == "scalar":
+        problems.add(key, f"metric {metric!r} is a scalar; it takes no index")
+    elif index is None and kind == "vector":
+        problems.add(key, f"metric {metric!r} is a vector; give an index")
+    else:
+        return True
+    return False
 
 
 def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
+    """Every reference of claims.toml to the suite and to itself; raises SpecErrors with
+    all the problems found."""
+    problems = _Problems(path)
     params = set(spec.params) | set(spec.factor_values()) | \
         ({spec.tuning.param} if spec.tuning else set())
     table_ids: set[str] = set()
     for t, table in enumerate(claims.table):
         if table.id in table_ids:
-            raise SpecError(path, f"table[{t}].id", f"duplicate table id {table.id!r}")
+            problems.add(f"table[{t}].id", f"duplicate table id {table.id!r}")
         table_ids.add(table.id)
         keys = [c.key for c in table.columns]
         for c, col in enumerate(table.columns):
             ckey = f"table[{t}].columns[{c}]"
             if keys.count(col.key) > 1:
-                raise SpecError(path, f"{ckey}.key", f"duplicate column key {col.key!r}")
+                problems.add(f"{ckey}.key", f"duplicate column key {col.key!r}")
             if col.metric:
                 for r, row in enumerate(table.row):
                     index = row.index if row.index is not None else col.index
-                    _check_metric(path, f"table[{t}].row[{r}] x {ckey}.metric", col.metric,
-                                  index, spec)
+                    if not _check_metric(problems, f"table[{t}].row[{r}] x {ckey}.metric",
+                                         col.metric, index, spec):
+                        break  # the next rows would mostly repeat it
             elif col.param not in params:
-                raise SpecError(path, f"{ckey}.param", f"unknown parameter {col.param!r}")
-            _check_where(path, f"{ckey}.where", col.where, spec)
+                problems.add(f"{ckey}.param", f"unknown parameter {col.param!r}")
+            _check_where(problems, f"{ckey}.where", col.where, spec)
         for r, row in enumerate(table.row):
-            _check_where(path, f"table[{t}].row[{r}].where", row.where, spec)
+            _check_where(problems, f"table[{t}].row[{r}].where", row.where, spec)
             for key in row.reported:
                 if key not in keys:
-                    raise SpecError(path, f"table[{t}].row[{r}].reported.{key}",
-                                    f"no column {key!r} in this table; columns are {keys}")
-                _parse_or_fail(path, f"table[{t}].row[{r}].reported.{key}", row.reported[key])
+                    problems.add(f"table[{t}].row[{r}].reported.{key}",
+                                 f"no column {key!r} in this table; columns are {keys}")
+                _parse_or_fail(problems, f"table[{t}].row[{r}].reported.{key}",
+                               row.reported[key])
+            for key, expr in row.derived.items():
+                if key not in row.reported:
+                    problems.add(f"table[{t}].row[{r}].derived.{key}",
+                                 "derives a cell the row does not report")
+                _check_expression(problems, f"table[{t}].row[{r}].derived.{key}", expr, claims)
+        for c, col in enumerate(table.columns):
+            if col.param is not None:
+                if col.chance is not None:
+                    problems.add(f"table[{t}].columns[{c}].chance", "only a metric column is "
+                                 "tested against chance")
+                continue
+            metric = spec.metrics.get(col.metric)
+            if metric is None or (col.chance is None and metric.chance is None):
+                continue  # an unknown metric is reported above
+            if col.higher_is_better is None and metric.higher_is_better is None:
+                problems.add(f"table[{t}].columns[{c}].higher_is_better",
+                             "a column tested against chance needs a better direction: set "
+                             f"it here or on metric {col.metric!r} in suite.toml")
     for f, figure in enumerate(claims.figure):
         fkey = f"figure[{f}]"
         if figure.id in table_ids:
-            raise SpecError(path, f"{fkey}.id", f"duplicate table or figure id {figure.id!r}")
+            problems.add(f"{fkey}.id", f"duplicate table or figure id {figure.id!r}")
         table_ids.add(figure.id)
         if figure.metric not in spec.metrics or spec.metrics[figure.metric].kind != "image":
             images = sorted(n for n, m in spec.metrics.items() if m.kind == "image")
-            raise SpecError(path, f"{fkey}.metric", f"{figure.metric!r} is not an image "
-                            f"metric of the suite; its image metrics are {images}")
+            problems.add(f"{fkey}.metric", f"{figure.metric!r} is not an image metric of the "
+                         f"suite; its image metrics are {images}")
         for r, row in enumerate(figure.row):
-            _check_where(path, f"{fkey}.row[{r}].where", row.where, spec)
+            _check_where(problems, f"{fkey}.row[{r}].where", row.where, spec)
     ids: set[str] = set()
     for i, claim in enumerate(claims.claim):
-        key = f"claim[{i}]"
+        key = _claim_key(i, claim.id)
         if claim.id in ids:
-            raise SpecError(path, f"{key}.id", f"duplicate claim id {claim.id!r}")
+            problems.add(f"{key}.id", f"duplicate claim id {claim.id!r}")
         ids.add(claim.id)
-        _check_claim(path, key, claim, spec, claims)
+        _check_claim(problems, key, claim, spec, claims)
+    problems.raise_any()
 
 
-def _check_claim(path: Path, key: str, claim: ClaimSpec, spec: SuiteSpec,
+def _check_claim(problems: _Problems, key: str, claim: ClaimSpec, spec: SuiteSpec,
                  claims: ClaimsSpec) -> None:
-    for field in REQUIRED_FIELDS[claim.kind]:
-        if getattr(claim, field) is None:
-            raise SpecError(path, f"{key}.{field}", f"required for kind {claim.kind!r}")
-    if claim.kind == "threshold" and claim.op == "==":
-        raise SpecError(path, f"{key}.op", "a threshold has a side: use >, >=, < or <= "
-                        "(for a value within a margin, use kind = \"value\")")
-    if claim.metric is not None:
-        _check_metric(path, f"{key}.metric", claim.metric, claim.index, spec)
-        if claim.index_b is not None:
-            _check_metric(path, f"{key}.index_b", claim.metric, claim.index_b, spec)
+    metric = getattr(claim, "metric", None)
+    known = metric is not None and _check_metric(problems, f"{key}.metric", metric,
+                                                 claim.index, spec)
+    if known and getattr(claim, "index_b", None) is not None:
+        _check_metric(problems, f"{key}.index_b", metric, claim.index_b, spec)
     for side in ("a", "b"):
-        where = getattr(claim, side)
+        where = getattr(claim, side, None)
         if where:
-            _check_where(path, f"{key}.{side}", where, spec)
-    if claim.reported is not None:
-        _parse_or_fail(path, f"{key}.reported", claim.reported)
+            _check_where(problems, f"{key}.{side}", where, spec)
+    if known and claim.kind == "non_inferior" and claim.higher_is_better is None \
+            and spec.metrics[metric].higher_is_better is None:
+        problems.add(f"{key}.higher_is_better", "which way is better? set it here or on "
+                     f"metric {metric!r} in suite.toml")
     if claim.kind == "internal":
-        from .expressions import evaluate
-        from .stats import parse_reported
-
-        def lookup(table: str, row: str, col: str) -> tuple[float, float | None]:
-            reported = parse_reported(claims.reported_text(table, row, col))
-            return reported.mean, reported.spread
-
         for side in ("left", "right"):
-            try:
-                evaluate(getattr(claim, side), lookup)
-            except (ValueError, ArithmeticError) as err:
-                raise SpecError(path, f"{key}.{side}", str(err)) from None
+            _check_expression(problems, f"{key}.{side}", getattr(claim, side), claims)
 
 
-def _parse_or_fail(path: Path, key: str, text: str) -> None:
+def _check_expression(problems: _Problems, key: str, expr: str, claims: ClaimsSpec) -> None:
+    from .expressions import evaluate
+    from .stats import parse_reported
+
+    class UnreadableCell(Exception):
+        """A cited cell whose text does not parse: its own problem, reported at the cell."""
+
+    def lookup(table: str, row: str, col: str) -> tuple[float, float | None]:
+        text = claims.reported_text(table, row, col)
+        try:
+            reported = parse_reported(text)
+        except ValueError:
+            raise UnreadableCell from None
+        return reported.mean, reported.spread
+
+    try:
+        evaluate(expr, lookup)
+    except (ValueError, ArithmeticError) as err:
+        problems.add(key, str(err))
+    except UnreadableCell:
+        pass
+
+
+def _parse_or_fail(problems: _Problems, key: str, text: str | float) -> None:
+    from .specs import reported_str
     from .stats import parse_reported
 
     try:
-        parse_reported(text)
+        parse_reported(reported_str(text))
     except ValueError as err:
-        raise SpecError(path, key, str(err)) from None
+        problems.add(key, str(err))
 
 
 __all__ = ["Suite", "load_suite", "available_suites", "find_suite_folder", "ClaimSpec"]

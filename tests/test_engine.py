@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import regress
+from harness import regress, stats
 from harness.errors import SparsebenchError, StoreError
 from harness.judge import CONTRADICTED, NOT_TESTABLE, SUPPORTED
 from harness.plan import resolve
@@ -247,16 +247,41 @@ def test_verdicts_on_known_effects(toy_report):
     v = {c.id: c for c in toy_report.claims}
     assert v["a-beats-b"].verdict == SUPPORTED  # true means 10 vs 5, SD 0.5
     assert v["a-beats-b"].writeup_ok is True  # 10 ± 0.5 vs 9 ± 0.5, n=4: p = 0.015
-    assert "p = " in v["a-beats-b"].reason and "Holm over 2 claims" in v["a-beats-b"].reason
+    assert "p = " in v["a-beats-b"].reason
+    assert "Holm over the 9 tests of this report" in v["a-beats-b"].reason
     assert v["b-beats-a"].verdict == CONTRADICTED
     assert v["a-equals-c"].verdict == SUPPORTED  # same true mean, margin 2
+    assert v["a-no-worse-than-c"].verdict == SUPPORTED  # same true mean, margin 2
     assert v["size-deterministic"].verdict == SUPPORTED
     assert "same in every seed" in v["size-deterministic"].reason
-    assert v["above-chance"].verdict == SUPPORTED and v["above-chance"].writeup_ok is True
     assert v["threshold"].verdict == SUPPORTED
     assert v["internal-sum"].verdict == SUPPORTED and "10 - 9" not in v["internal-sum"].reason
     assert v["untestable"].verdict == NOT_TESTABLE
     assert toy_report.counts[SUPPORTED] == 6
+    # the score column's chance (0, higher is better): both arms and both reported numbers
+    chance = [c.chance for c in toy_report.tables[0].result.cells.values() if c.chance]
+    assert [c.verdict for c in chance] == [SUPPORTED, SUPPORTED]
+    assert all(c.writeup_ok is True and "vs chance 0: two-sided p" in c.writeup for c in chance)
+
+
+def test_one_holm_family_over_the_claims_and_the_table_cells(toy_report):
+    """Issue 14, fault 5: every test of the report, claims and table cells (values and
+    chance) alike, is one Holm family: 5 claims + 2 value cells + 2 chance cells = 9.
+    The old judge corrected only greater claims (Holm over 2 claims here) and left the
+    table's verdicts uncorrected."""
+    claims = [v for v in toy_report.claims if v.p is not None]
+    cells = [v for v in toy_report.table_verdicts if v.p is not None]
+    assert {v.id for v in claims} == {"a-beats-b", "b-beats-a", "a-equals-c",
+                                      "a-no-worse-than-c", "threshold"}
+    assert len(cells) == 4 == len(toy_report.table_verdicts)
+    family = claims + cells
+    assert [v.p_holm for v in family] == pytest.approx(stats.holm([v.p for v in family]))
+    assert all(v.p_holm >= v.p and "Holm over the 9 tests of this report" in v.reason
+               for v in family)
+    # exact comparisons and the write-up against itself are not tests: outside the family
+    for v in toy_report.claims:
+        if v.id in ("size-deterministic", "internal-sum", "untestable"):
+            assert v.p is None and v.p_holm is None and "Holm" not in v.reason
 
 
 def test_table_cells_get_value_verdicts(toy_report):
@@ -265,7 +290,10 @@ def test_table_cells_get_value_verdicts(toy_report):
     assert cells[(0, "score")].verdict.verdict == SUPPORTED  # 10 reported, ~10 reproduced
     assert cells[(1, "score")].verdict.verdict == CONTRADICTED  # 9 reported, ~5 reproduced
     assert cells[(0, "lr")].param_value is not None
-    assert table.headers[:4] == ["Arm", "Score (reported)", "Score (reproduced)", "verdict"]
+    assert table.headers[:5] == ["Arm", "Score (reported)", "Score (reproduced)", "verdict",
+                                 "vs chance"]
+    assert toy_report.table_counts[SUPPORTED] == 3  # two chance verdicts and row A
+    assert toy_report.table_counts[CONTRADICTED] == 1
 
 
 def test_reports_render_and_escape_hostile_text(toy: Path, store_path: Path, tmp_path: Path):

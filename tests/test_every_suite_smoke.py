@@ -46,3 +46,47 @@ def test_smoke_tier_runs_and_its_report_renders(name: str, smoke_run):
             assert figure.title in text, figure.title
         assert "Failed cells" not in text and "have no result" not in text
     assert name in (run.out / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", SUITES)
+def test_below_the_write_ups_scale_no_scale_dependent_verdict_is_decisive(name: str,
+                                                                          smoke_run):
+    """At the smoke tier (far below every write-up's settings) a verdict that compares
+    trained numbers with the write-up's is "not comparable", never supported or
+    contradicted: only the write-up against itself and metrics no setting changes
+    (``depends_on = []``) are decided."""
+    from harness.judge import CONTRADICTED, SUPPORTED
+    from harness.plan import resolve
+    from harness.report import build
+    from harness.runner import Runner
+    from harness.store import Store
+    from tests.test_engine import CPU
+
+    run = smoke_run(name)
+    if run.returncode != 0 and not HAVE_MNIST:
+        missing(f"{name} needs the MNIST files; set SPARSEBENCH_DATA")
+    suite = load_suite(name)
+    plan = resolve(suite, "smoke")
+    with Store(run.store, readonly=True) as store:
+        model = build(Runner(store, CPU, None, execute=False, progress=False).run(plan), "cmd")
+    assert model.scale, f"{name}: the smoke tier should differ from the write-up's settings"
+    metric_of = {c.id: getattr(c, "metric", None) for c in suite.claims.claim}
+    decided = [v for v in model.claims + model.table_verdicts
+               if v.verdict in (SUPPORTED, CONTRADICTED)]
+    for v in decided:
+        if v.kind == "internal":
+            continue
+        metric = metric_of.get(v.id) or _table_metric(suite, v.id)
+        depends = suite.spec.metrics[metric].depends_on
+        assert depends == [], (f"{name}: {v.id} is {v.verdict} at smoke on {metric}, which "
+                               f"depends on {depends or 'every setting'}")
+
+
+def _table_metric(suite, verdict_id: str) -> str | None:
+    """The metric of a table verdict's column ('table/row/column[/chance]')."""
+    parts = verdict_id.split("/")
+    for table in suite.claims.table:
+        if parts[0] == table.id:
+            key = parts[-2] if parts[-1] == "chance" else parts[-1]
+            return next((c.metric for c in table.columns if c.key == key), None)
+    return None

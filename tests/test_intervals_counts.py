@@ -91,16 +91,19 @@ def counted(text: str) -> dict[str, int]:
 def test_headline_counts_table_cells_with_the_claims(toy: Path, store_path: Path,
                                                      tmp_path: Path):
     """Every claim supported, one table cell contradicted: the headline of the Markdown and
-    HTML reports, the terminal summary and the index all count it, beside the split."""
+    HTML reports, the terminal summary and the index all count it, beside the split, and
+    count the column's tests against chance (one per cell) with the table's numbers."""
     claims = (toy / "claims.toml").read_text()
     head, *blocks = claims.split("[[claim]]")
     keep = [b for b in blocks if 'id = "internal-sum"' in b]  # the write-up against itself
     (toy / "claims.toml").write_text(head + "[[claim]]" + "[[claim]]".join(keep))
     model = build(run_toy(toy, store_path)[0], "cmd")
     assert {v.verdict for v in model.claims} == {SUPPORTED}
-    assert model.table_counts[CONTRADICTED] == 1 and model.table_counts[SUPPORTED] == 1
-    total = {k: 0 for k in VERDICT_ORDER} | {SUPPORTED: 2, CONTRADICTED: 1}
-    split = "(claims: 1 supported; table numbers: 1 supported, 1 contradicted)"
+    chance = [v for v in model.table_verdicts if v.id.endswith("/chance")]
+    assert [v.verdict for v in chance] == [SUPPORTED, SUPPORTED]
+    assert model.table_counts[CONTRADICTED] == 1 and model.table_counts[SUPPORTED] == 3
+    total = {k: 0 for k in VERDICT_ORDER} | {SUPPORTED: 4, CONTRADICTED: 1}
+    split = "(claims: 1 supported; table numbers: 3 supported, 1 contradicted)"
 
     paths = write_suite_report(model, tmp_path / "out")
     md_head = next(line for line in paths["md"].read_text().splitlines()
@@ -113,7 +116,7 @@ def test_headline_counts_table_cells_with_the_claims(toy: Path, store_path: Path
     assert counted(" ".join(spans)) == total and split in html_head
 
     terminal = terminal_summary(model).splitlines()[0]
-    assert terminal == "toy (tier smoke): verdicts: 2 supported, 1 contradicted " + split
+    assert terminal == "toy (tier smoke): verdicts: 4 supported, 1 contradicted " + split
 
     index = write_index([model], tmp_path / "out").read_text()
     headers = re.findall(r"<th>(?:<span[^>]*>)?(.*?)(?:</span>)?</th>", index)

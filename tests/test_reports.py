@@ -11,13 +11,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 from markdown_it import MarkdownIt
+from markupsafe import escape
 from matplotlib.container import BarContainer
 
 from harness.judge import INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, SUPPORTED, verdict_level
+from harness.margins import RULE
 from harness.md_text import md_code, md_escape, one_line
 from harness.plots import table_figure
 from harness.render import terminal_summary, write_index, write_suite_report
-from harness.report import VERDICT_ORDER, build, interval_note
+from harness.report import VERDICT_ORDER, build, column_notes, interval_note
 from harness.stats import SUMMARY_CONFIDENCE, summarize
 from tests.test_engine import run_toy
 from tests.test_suite_validation import edit
@@ -208,26 +210,27 @@ def test_cells_with_no_result_are_not_run_everywhere(toy: Path, store_path: Path
     model = build(result, "cmd")
     verdicts = {v.id: v.verdict for v in model.claims}
     assert verdicts == {"a-beats-b": NOT_RUN, "b-beats-a": NOT_RUN, "a-equals-c": NOT_RUN,
-                        "size-deterministic": NOT_RUN, "above-chance": NOT_RUN,
+                        "size-deterministic": NOT_RUN, "a-no-worse-than-c": NOT_RUN,
                         "threshold": NOT_RUN, "internal-sum": SUPPORTED,
                         "untestable": NOT_TESTABLE}
     assert "arm=a: not run yet" in next(v for v in model.claims if v.id == "a-beats-b").reason
-    assert [v.verdict for v in model.table_verdicts] == [NOT_RUN, NOT_RUN]
+    # two value verdicts and two tests against chance
+    assert [v.verdict for v in model.table_verdicts] == [NOT_RUN] * 4
     assert model.counts[NOT_RUN] == 6 and model.counts[INCONCLUSIVE] == 0
-    assert model.table_counts[NOT_RUN] == 2 and model.table_counts[INCONCLUSIVE] == 0
-    assert model.tables[0].rows[0][3] == NOT_RUN
-    split = "claims: 1 supported, 1 not testable, 6 not run; table numbers: 2 not run"
+    assert model.table_counts[NOT_RUN] == 4 and model.table_counts[INCONCLUSIVE] == 0
+    assert model.tables[0].rows[0][3:5] == [NOT_RUN, NOT_RUN]
+    split = "claims: 1 supported, 1 not testable, 6 not run; table numbers: 4 not run"
     summary = terminal_summary(model)
     assert summary.splitlines()[0] == ("toy (tier smoke): verdicts: 1 supported, "
-                                       f"1 not testable, 8 not run ({split})")
+                                       f"1 not testable, 10 not run ({split})")
     assert "inconclusive" not in summary.split("Flagged:")[0].splitlines()[0]
     paths = write_suite_report(model, tmp_path / "out")
     md, html = paths["md"].read_text(), paths["html"].read_text()
-    total = {k: 0 for k in VERDICT_ORDER} | {SUPPORTED: 1, NOT_TESTABLE: 1, NOT_RUN: 8}
+    total = {k: 0 for k in VERDICT_ORDER} | {SUPPORTED: 1, NOT_TESTABLE: 1, NOT_RUN: 10}
     assert "**Verdicts:** " + " · ".join(f"{total[k]} {k}" for k in VERDICT_ORDER) \
            + f" ({split})" in md
     assert "| ⏭ not run " in md and "❔" not in md
-    assert '<span class="v not-run">8 not run</span>' in html
+    assert '<span class="v not-run">10 not run</span>' in html
     index = write_index([model], tmp_path / "out").read_text()
     row = re.search(r"<tr><td>toy</td>.*?</tr>", index).group(0)
     cells = re.findall(r"<td>(.*?)</td>", row)
@@ -246,10 +249,11 @@ def test_cells_that_all_failed_are_not_run(toy: Path, store_path: Path):
     v = {c.id: c for c in model.claims}
     assert v["a-beats-b"].verdict == NOT_RUN and "arm=b: 3 failed, none finished" in \
         v["a-beats-b"].reason
-    assert v["above-chance"].verdict == NOT_RUN and v["threshold"].verdict == SUPPORTED
+    assert v["threshold"].verdict == SUPPORTED
     b_cell = model.tables[0].result.cells[(1, "score")]
     assert b_cell.verdict.verdict == NOT_RUN and b_cell.failed == 3
-    assert model.tables[0].rows[1][2:4] == ["not run (3 failed)", NOT_RUN]
+    assert b_cell.chance.verdict == NOT_RUN and "arm=b: 3 failed" in b_cell.chance.reason
+    assert model.tables[0].rows[1][2:5] == ["not run (3 failed)", NOT_RUN, NOT_RUN]
 
 
 # ------------------------------------------------------------------ item 19: HTML, plots
@@ -267,7 +271,7 @@ def test_tables_label_their_intervals_with_levels_from_the_code(toy: Path, store
     assert "the 80 % t interval of reproduced − reported inside ±margin" in note
     paths = write_suite_report(model, tmp_path / "out")
     md, html = paths["md"].read_text(), paths["html"].read_text()
-    assert note in md and note in html and "| 95 % t interval " in md
+    assert note in md and str(escape(note)) in html and "| 95 % t interval " in md
     assert "<th>95 % BCa bootstrap interval, shown from n ≥ " in html
 
 
@@ -317,3 +321,38 @@ def test_interval_levels_are_named_once():
     note = interval_note(True, 0.025)
     assert "[95 % t interval of the mean]" in note and "the 95 % t interval of" in note
     assert "90 %" in interval_note(True, 0.05) and "Verdict" not in interval_note(False, 0.05)
+
+
+# ------------------------------------------------------------------ issue 14, fault 7
+
+
+def test_a_columns_own_margin_and_its_reason_are_shown_under_its_table(
+        toy: Path, store_path: Path, tmp_path: Path):
+    """The toy's score column sets margin 1.5 with a reason: the note under the table says
+    it beside the default rule, in both reports. Without its own margin the column is
+    judged by the rule (the old judge gave it no verdict) and no note says otherwise."""
+    custom = "Score: margin ±1.5: the toy write-up reads 'within 1.5 points'"
+    model = build(run_toy(toy, store_path)[0], "cmd")
+    assert column_notes(model.tables[0].result.spec) == [custom]
+    note = model.tables[0].interval_note
+    assert note.endswith(custom) and f"Margin: {RULE}, unless the column says" in note
+    paths = write_suite_report(model, tmp_path / "out")
+    assert custom in paths["md"].read_text() and str(escape(custom)) in paths["html"].read_text()
+    row_a = model.tables[0].result.cells[(0, "score")].verdict
+    assert "(the toy write-up reads 'within 1.5 points')" in row_a.reason
+
+    edit(toy / "claims.toml", "margin = 1.5, margin_reason = \"the toy write-up reads "
+         "'within 1.5 points'\", ", "")
+    model = build(run_toy(toy, store_path)[0], "cmd")  # the same cells, read back
+    assert column_notes(model.tables[0].result.spec) == []
+    for r in (0, 1):
+        verdict = model.tables[0].result.cells[(r, "score")].verdict
+        assert verdict.evidence["margin"] == pytest.approx(0.5 if r == 0 else 0.45)  # 5 %
+        assert f"margin ({RULE})" in verdict.reason
+    edit(toy / "claims.toml", 'metric = "score", chance',
+         'metric = "score", no_verdict = "the toy write-up gives no run count", chance')
+    model = build(run_toy(toy, store_path)[0], "cmd")
+    assert column_notes(model.tables[0].result.spec) == \
+        ["Score: no verdict: the toy write-up gives no run count"]
+    assert model.tables[0].result.cells[(0, "score")].verdict is None
+    assert "verdict" not in model.tables[0].headers and "vs chance" in model.tables[0].headers

@@ -233,7 +233,7 @@ def test_smoke_tier_through_the_cli(smoke_run):
                     "## MLP Sweep (bs=8): Top-3 (by Val CE)", "## Classifier Loss & Accuracy"]:
         assert heading in md, heading
     assert "| Val     | 0.174266" in md  # the reported MSE beside the reproduced one
-    assert "sae-classifier-is-sweep-winner-test-acc — contradicted" in md
+    assert "sae-classifier-is-sweep-winner — contradicted" in md
     assert "6 cells and trials trained" in proc.stdout
     assert "cells: 6 done, 0 failed, 0 missing of 6 main cells" in md
     assert (proc.out / "sae_mnist_logits" / "mse.png").is_file()

@@ -57,12 +57,16 @@ def test_below_scale_no_scale_dependent_claim_is_decided(toy: Path, tmp_path: Pa
         assert "the tiers full, quick would test it" in by_id[vid].reason
         assert "At this tier (" in by_id[vid].reason  # the numbers are still shown
         assert by_id[vid].flagged == (by_id[vid].writeup_ok is False)  # the write-up itself
+        # not judged, so not among the report's tests: no p, no Holm, no seed count
+        assert by_id[vid].p is None and by_id[vid].p_holm is None and not by_id[vid].seeds_needed
     assert by_id["internal-sum"].verdict in JUDGED  # the write-up against itself
+    assert len(smoke.table_verdicts) == 4  # the values and the tests against chance
     for v in smoke.table_verdicts:
-        assert v.verdict == NOT_COMPARABLE
+        assert v.verdict == NOT_COMPARABLE and v.p is None
     # the same claims at the write-up's settings are judged
     full_ids = {v.id: v.verdict for v in full.claims}
     assert full_ids["a-beats-b"] in JUDGED and full_ids["a-equals-c"] in JUDGED
+    assert all(v.p_holm is not None for v in full.table_verdicts)
     assert smoke.counts[NOT_COMPARABLE] >= 3 and NOT_COMPARABLE in VERDICT_ORDER
     assert smoke.scale.startswith("This tier differs") and smoke.scale in terminal_summary(smoke)
     paths = write_suite_report(smoke, tmp_path / "out")

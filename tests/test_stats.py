@@ -278,23 +278,32 @@ def test_seeds_to_detect_none() -> None:
 
 
 def test_seeds_to_settle_equivalence_by_hand() -> None:
-    # sd1 = sd2 = 1, equal n: se = sqrt(2/n), Welch df = 2(n - 1); 90% CI half width
-    # n=6: t_{.95,10} = 1.812461 * 0.577350 = 1.0464 > 1;  n=7: 1.782288 * 0.534522 = 0.9527 < 1
-    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0) == 7
-    # |diff| > margin: CI must clear the margin by 1 -> same n
-    assert seeds_to_settle_equivalence(2.0, 1.0, 1.0, 1.0) == 7
-    assert seeds_to_settle_equivalence(-2.0, 1.0, 1.0, 1.0) == 7
-    # diff 0.5, margin 1: half width < 0.5
-    # n=22: t_{.95,42} = 1.681952 * 0.301511 = 0.5071;  n=23: 1.680230 * 0.294884 = 0.4955
-    assert seeds_to_settle_equivalence(0.5, 1.0, 1.0, 1.0) == 23
+    # Settled with 80 % power (stats.POWER): the distance from the difference to the
+    # margin must exceed (t_{.95,df} + t_{.80,df}) standard errors.
+    # sd1 = sd2 = 1, equal n: se = sqrt(2/n), Welch df = 2(n - 1).
+    # diff 0, margin 1 (distance 1):
+    #   n=13: df 24: (1.7109 + 0.8569) * 0.39223 = 1.00715 > 1
+    #   n=14: df 26: (1.7056 + 0.8557) * 0.37796 = 0.96807 < 1   -> 14
+    # (at 50 % power, t_{.95} alone, it was 7)
+    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0) == 14
+    # |diff| > margin: the CI must clear the margin by 1 -> same n
+    assert seeds_to_settle_equivalence(2.0, 1.0, 1.0, 1.0) == 14
+    assert seeds_to_settle_equivalence(-2.0, 1.0, 1.0, 1.0) == 14
+    # diff 0.5, margin 1 (distance 0.5):
+    #   n=50: df 98:  (1.6606 + 0.8453) * 0.20000 = 0.50117 > 0.5
+    #   n=51: df 100: (1.6602 + 0.8452) * 0.19803 = 0.49616 < 0.5   -> 51 (was 23)
+    assert seeds_to_settle_equivalence(0.5, 1.0, 1.0, 1.0) == 51
+    # the power is a parameter: at 50 % (t_{.50} = 0) the old counts come back
+    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0, power=0.5) == 7
+    assert seeds_to_settle_equivalence(0.5, 1.0, 1.0, 1.0, power=0.5) == 23
 
 
 def test_seeds_to_settle_equivalence_edges() -> None:
     assert seeds_to_settle_equivalence(1.0, 1.0, 1.0, 1.0) is None  # on the margin
-    # half width 1.645*sqrt(2/n) < 0.001 needs n > 5 million
+    # half width (1.645 + 0.842) * sqrt(2/n) < 0.001 needs n > 12 million
     assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 0.001) is None
-    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0, max_n=6) is None
-    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0, max_n=7) == 7
+    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0, max_n=13) is None
+    assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0, max_n=14) == 14
     assert seeds_to_settle_equivalence(0.3, 0.0, 0.0, 1.0) == 2
     with pytest.raises(ValueError, match="margin"):
         seeds_to_settle_equivalence(0.0, 1.0, 1.0, 0.0)

@@ -1,4 +1,5 @@
-"""Bad suite and claims files: one clear error naming the file and the key, before training."""
+"""Bad suite and claims files: one line per problem, each naming the file and the key,
+all of them listed, before training."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from harness.errors import SpecError
 from harness.plan import resolve
+from harness.spec_errors import ERROR_PREFIX, problems_of
+from harness.specs import CLAIM_KINDS
 from harness.suite import load_suite
 
 
@@ -30,7 +33,7 @@ SUITE_CASES = [
     ("seeds = 4", "seeds = 0", "seeds", "greater than or equal to 1"),
     ("seeds = 4", 'seeds = "four"', "seeds", ""),
     ("spread = 0.5", "spread = 0.5\nbogus_key = [", "", "not valid TOML"),
-    ('title = "Toy', 'titel = "Toy', "titel", "unknown key"),
+    ('title = "Toy', 'titel = "x"\ntitle = "Toy', "titel", "unknown key"),
     ("trials = 4", "trials = 0", "tuning.trials", "greater than or equal to 1"),
     ("low = 0.01", "low = 2.0", "tuning.high", "greater than low"),
     ('per = ["arm"]', 'per = ["colour"]', "tuning.per[0]", "unknown factor"),
@@ -87,36 +90,74 @@ SUITE_CASES = [
 ]
 
 CLAIMS_CASES = [
-    ('op = ">="\nvalue = 8.0', 'op = "=="\nvalue = 8.0', "claim[5].op", "a threshold has a side"),
-    ('metric = "size"', 'metric = "sise"', "claim[3].metric", "no task metric 'sise'"),
+    ('op = ">="\nvalue = 8.0', 'op = "=="\nvalue = 8.0', 'claim[5] (id "threshold").op',
+     "Input should be '>', '>=', '<' or '<='"),
+    ('op = ">="\nvalue = 8.0', "value = 8.0", 'claim[5] (id "threshold").op',
+     "required for kind 'threshold'"),
+    ('metric = "size"', 'metric = "sise"', 'claim[3] (id "size-deterministic").metric',
+     "no task metric 'sise'"),
     ("a = { arm = \"a\" }\nb = { arm = \"b\" }\nsignificant",
-     "a = { arm = \"z\" }\nb = { arm = \"b\" }\nsignificant", "claim[0].a.arm", "not one of"),
+     "a = { arm = \"z\" }\nb = { arm = \"b\" }\nsignificant", 'claim[0] (id "a-beats-b").a.arm',
+     "not one of"),
     ("a = { arm = \"a\" }\nb = { arm = \"b\" }\nsignificant",
-     "a = { colour = \"a\" }\nb = { arm = \"b\" }\nsignificant", "claim[0].a.colour",
-     "unknown factor"),
-    ('kind = "equivalent"', 'kind = "similar"', "claim[2].kind", ""),
-    ("margin = 2.0", "", "claim[2].margin", "required for kind 'equivalent'"),
+     "a = { colour = \"a\" }\nb = { arm = \"b\" }\nsignificant",
+     'claim[0] (id "a-beats-b").a.colour', "unknown factor"),
+    ('kind = "equivalent"', 'kind = "similar"', 'claim[2] (id "a-equals-c").kind',
+     "unknown kind 'similar'; kinds are 'greater', 'equivalent'"),
+    # the removed kind "above_chance" is now a column's or metric's `chance`
+    ('kind = "equivalent"', 'kind = "above_chance"', 'claim[2] (id "a-equals-c").kind',
+     "unknown kind 'above_chance'"),
+    ('id = "untestable"\nquote = "This is the first toy"\nkind = "not_testable"',
+     'id = "untestable"\nquote = "This is the first toy"', 'claim[7] (id "untestable").kind',
+     "required key is missing; kinds are 'greater'"),
+    ("margin = 2.0\nmargin_reason = \"the toy write-up reads 'within 2 points'\"\n", "",
+     'claim[2] (id "a-equals-c")', "an equivalence claim states its margin and margin_reason"),
+    ("margin = 2.0\nmargin_reason = \"the toy write-up reads 'within 2 points'\"\n",
+     "margin = 2.0\n", 'claim[2] (id "a-equals-c")', "needs margin_reason: one line on why"),
+    ("higher_is_better = true\n\n[[claim]]", "\n[[claim]]",
+     'claim[4] (id "a-no-worse-than-c").higher_is_better', "which way is better?"),
+    ('kind = "threshold"\nmetric = "score"\na = { arm = "a" }\nop = ">="\nvalue = 8.0',
+     'kind = "value"\nmetric = "score"\na = { arm = "a" }\nof = "target"\nvalue = "eight"',
+     'claim[5] (id "threshold").value', "Input should be a valid number"),
     ('reported = { score = "10.0 ± 0.5" }', 'reported = { score = "ten" }',
      "table[0].row[0].reported.score", "cannot parse"),
-    ('reported = { score = "10.0 ± 0.5" }', 'reported = { scor = "10" }',
+    ('reported = { score = "10.0 ± 0.5" }', 'reported = { score = [10.0] }',
+     "table[0].row[0].reported.score",
+     "Input should be a valid string; or a valid integer; or a valid number"),
+    ('reported = { score = "10.0 ± 0.5" }', 'reported = { score = "10.0 ± 0.5", scor = "10" }',
      "table[0].row[0].reported.scor", "no column"),
+    ('reported = { score = "10.0 ± 0.5" }',
+     'reported = { score = "10.0 ± 0.5" }\nderived = { lr = "1" }',
+     "table[0].row[0].derived.lr", "derives a cell the row does not report"),
     ('{ key = "lr", label = "Best LR", param = "lr", format = ".3f" }',
      '{ key = "lr", label = "Best LR", param = "lr", format = "%3f" }',
      "table[0].columns[1].format", "format spec"),
     ('{ key = "lr", label = "Best LR", param = "lr", format = ".3f" }',
      '{ key = "lr", label = "Best LR", param = "speed" }', "table[0].columns[1].param",
      "unknown parameter"),
+    ('{ key = "lr", label = "Best LR", param = "lr", format = ".3f" }',
+     '{ key = "lr", label = "Best LR", param = "lr", chance = 0.1 }',
+     "table[0].columns[1].chance", "only a metric column is tested against chance"),
+    ("chance = 0.0, higher_is_better = true }", "chance = 0.0 }",
+     "table[0].columns[0].higher_is_better", "needs a better direction"),
+    ("margin = 1.5, margin_reason = \"the toy write-up reads 'within 1.5 points'\",",
+     "margin = 1.5,", "table[0].columns[0]", "needs margin_reason: one line on why"),
     ('left = "rep(\'main\', \'A\', \'score\') - rep(\'main\', \'B\', \'score\')"',
-     'left = "__import__(\'os\').system(\'true\')"', "claim[6].left", "not allowed"),
-    ('id = "untestable"', 'id = "a-beats-b"', "claim[7].id", "duplicate claim id"),
+     'left = "__import__(\'os\').system(\'true\')"', 'claim[6] (id "internal-sum").left',
+     "not allowed"),
+    ('id = "untestable"', 'id = "a-beats-b"', 'claim[7] (id "a-beats-b").id',
+     "duplicate claim id"),
     ("reported_n = 4", "reported_n = 0", "source.reported_n", "greater than or equal to 1"),
     ('left = "rep(\'main\', \'A\', \'score\') - rep(\'main\', \'B\', \'score\')"',
-     'left = "sqrt(2)"', "claim[6].left", "unknown function"),
+     'left = "sqrt(2)"', 'claim[6] (id "internal-sum").left', "unknown function"),
     ("left = \"rep('main', 'A', 'score')", "left = \"rep('main', 'Z', 'score')",
-     "claim[6].left", "no cell main/Z/score"),
-    ('metric = "size"', 'metric = "layers"', "claim[3].metric", "vector; give an index"),
-    ('metric = "size"', 'metric = "size"\nindex = 1', "claim[3].metric", "scalar"),
-    ('metric = "size"', 'metric = "tiles"', "claim[3].metric", "only a [[figure]] shows it"),
+     'claim[6] (id "internal-sum").left', "no cell main/Z/score"),
+    ('metric = "size"', 'metric = "layers"', 'claim[3] (id "size-deterministic").metric',
+     "vector; give an index"),
+    ('metric = "size"', 'metric = "size"\nindex = 1', 'claim[3] (id "size-deterministic").metric',
+     "scalar"),
+    ('metric = "size"', 'metric = "tiles"', 'claim[3] (id "size-deterministic").metric',
+     "only a [[figure]] shows it"),
     ('metric = "tiles"', 'metric = "score"', "figure[0].metric", "not an image metric"),
     ('id = "tiles"', 'id = "main"', "figure[0].id", "duplicate table or figure id"),
     ('{ label = "B", where = { arm = "b" } }', '{ label = "B", where = { arm = "q" } }',
@@ -133,7 +174,7 @@ def test_bad_suite_file_names_file_and_key(toy: Path, old, new, key, words):
     assert message.startswith(str(toy / "suite.toml")), message
     assert f": {key}: " in message if key else True, message
     assert words in message, message
-    assert "\n" not in message
+    assert "\n" not in message and len(problems_of(err.value)) == 1  # one problem, one line
 
 
 @pytest.mark.parametrize("old,new,key,words", CLAIMS_CASES)
@@ -145,6 +186,7 @@ def test_bad_claims_file_names_file_and_key(toy: Path, old, new, key, words):
     assert message.startswith(str(toy / "claims.toml")), message
     assert f": {key}: " in message, message
     assert words in message, message
+    assert "\n" not in message and len(problems_of(err.value)) == 1  # one problem, one line
 
 
 def test_types_that_fit_their_params_default_load(toy: Path):
@@ -189,5 +231,113 @@ def test_cli_bad_input_is_one_line_exit_2_no_traceback(toy: Path, tmp_path: Path
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and re.search(r"claims\.toml: claim\[3\]\.metric: ", lines[0])
+    assert len(lines) == 1
+    assert re.search(r'claims\.toml: claim\[3\] \(id "size-deterministic"\)\.metric: ', lines[0])
     assert not store.exists(), "nothing may be written to the store on bad input"
+
+
+def lines_of(err: SpecError) -> list[str]:
+    """What the CLI prints for the error: one line per problem."""
+    return (ERROR_PREFIX + str(err)).splitlines()
+
+
+@pytest.mark.parametrize("edits,expected", [
+    # three problems of the schema, in three claims
+    ([("significant = true", "significant = true\nchance = 0.5"),
+      ('op = ">="', 'op = "=="'),
+      ('reason = "Novelty is not measurable."', 'reason = ""')],
+     [('claim[0] (id "a-beats-b").chance', "unknown key for kind 'greater'"),
+      ('claim[5] (id "threshold").op', "Input should be '>', '>=', '<' or '<='"),
+      ('claim[7] (id "untestable").reason', "at least 1 character")]),
+    # three problems of what the claims refer to, in three claims
+    ([("a = { arm = \"a\" }\nb = { arm = \"b\" }\nsignificant",
+       "a = { arm = \"z\" }\nb = { arm = \"b\" }\nsignificant"),
+      ('metric = "size"', 'metric = "sise"'),
+      ("left = \"rep('main', 'A', 'score')", "left = \"rep('main', 'Z', 'score')")],
+     [('claim[0] (id "a-beats-b").a.arm', "'z' is not one of"),
+      ('claim[3] (id "size-deterministic").metric', "no task metric 'sise'"),
+      ('claim[6] (id "internal-sum").left', "no cell main/Z/score")]),
+])
+def test_every_problem_of_a_claims_file_is_a_line(toy: Path, edits, expected):
+    for old, new in edits:
+        edit(toy / "claims.toml", old, new)
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    lines = lines_of(err.value)
+    assert len(lines) == len(expected), lines
+    for line, (key, words) in zip(lines, expected, strict=True):
+        assert line.startswith(f"sparsebench: error: {toy / 'claims.toml'}: {key}: "), line
+        assert words in line, line
+
+
+def test_cli_prints_every_problem_of_both_files_exit_2(toy: Path, tmp_path: Path):
+    edit(toy / "suite.toml", "seeds = 4", "seeds = 0")
+    edit(toy / "suite.toml", 'title = "Toy', 'titel = "Toy')
+    edit(toy / "claims.toml", 'metric = "size"', 'metric = "size"\nfamily = "x"')
+    edit(toy / "claims.toml", 'kind = "equivalent"', 'kind = "similar"')
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--suite", str(toy), "--store", str(store)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    suite, claims = toy / "suite.toml", toy / "claims.toml"
+    assert proc.stderr.splitlines() == [
+        f"sparsebench: error: {suite}: title: required key is missing",
+        f"sparsebench: error: {suite}: seeds: Input should be greater than or equal to 1; or "
+        "a valid list",
+        f"sparsebench: error: {suite}: titel: unknown key",
+        f'sparsebench: error: {claims}: claim[2] (id "a-equals-c").kind: unknown kind '
+        f"'similar'; kinds are {', '.join(repr(k) for k in CLAIM_KINDS)}",
+        f'sparsebench: error: {claims}: claim[3] (id "size-deterministic").family: '
+        "unknown key for kind 'greater'",
+    ]
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("old,new,key,kind", [
+    # chance is a column's or a metric's now; family, direction and reported were claims'
+    ("significant = true", "significant = true\nchance = 0.5", 'claim[0] (id "a-beats-b").chance',
+     "greater"),
+    ("value = 8.0", "value = 8.0\nmargin = 1.0", 'claim[5] (id "threshold").margin',
+     "threshold"),
+    ("significant = true", 'significant = true\nfamily = "main"',
+     'claim[0] (id "a-beats-b").family', "greater"),
+    ('higher_is_better = true\n\n[[claim]]', 'direction = "higher"\n\n[[claim]]',
+     'claim[4] (id "a-no-worse-than-c").direction', "non_inferior"),
+    ("value = 8.0", 'value = 8.0\nreported = "9.0 ± 0.5"', 'claim[5] (id "threshold").reported',
+     "threshold"),
+    ("tol = 0.01", "tol = 0.01\nmetric = 'score'", 'claim[6] (id "internal-sum").metric',
+     "internal"),
+])
+def test_a_key_of_another_kind_names_file_claim_key_and_kind(toy: Path, old, new, key, kind):
+    edit(toy / "claims.toml", old, new)
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    assert lines_of(err.value) == [
+        f"sparsebench: error: {toy / 'claims.toml'}: {key}: unknown key for kind {kind!r}"]
+
+
+@pytest.mark.parametrize("old,new,key", [
+    ("margin_reason = \"the toy write-up reads 'within 2 points'\"\n", "",
+     'claim[2] (id "a-equals-c")'),
+    ("margin_reason = \"the toy write-up reads 'within 2 points or better'\"\n", "",
+     'claim[4] (id "a-no-worse-than-c")'),
+    ("margin = 1.5, margin_reason = \"the toy write-up reads 'within 1.5 points'\",",
+     "margin = 1.5,", "table[0].columns[0]"),
+])
+def test_a_margin_without_margin_reason_is_an_error(toy: Path, old, new, key):
+    edit(toy / "claims.toml", old, new)
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    assert lines_of(err.value) == [
+        f"sparsebench: error: {toy / 'claims.toml'}: {key}: a margin other than the default "
+        "rule needs margin_reason: one line on why"]
+
+
+@pytest.mark.parametrize("number", ["86.5", "86"])
+def test_a_bare_reported_number_loads(toy: Path, number: str):
+    edit(toy / "claims.toml", 'reported = { score = "10.0 ± 0.5" }',
+         f"reported = {{ score = {number} }}")
+    claims = load_suite(str(toy)).claims
+    assert claims.table[0].row[0].reported["score"] == float(number)
+    assert claims.reported_text("main", "A", "score") == number
