@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tomllib
+from pathlib import Path
 
 import nox
 
@@ -65,6 +67,36 @@ def regress(session: nox.Session) -> None:
     """Rerun the quick tier and fail on any stored number that moved."""
     _install(session)
     session.run("sparsebench", "regress", "--tier", "quick", *session.posargs, env=_env())
+
+
+# `nox -s verify`: per suite, how many cells of its committed reference to re-run and the
+# most seconds a chosen cell took in the reference, so that all suites together take at
+# most 3 minutes on CI's 2 cores (dsb_mnist1d full: 1-5 s a cell, 25 s for 3 in all).
+VERIFY_SAMPLE = {"dsb_mnist1d": (3, 5.0)}
+VERIFY_DEFAULT = (2, 20.0)  # a new reference until it gets its own line above
+
+
+def _references() -> list[tuple[str, str]]:
+    """(suite, tier) of every suite whose suite.toml names a reference tier with a
+    committed suites/<suite>/expected/<tier>.json."""
+    found = []
+    for toml in sorted(Path(__file__).parent.glob("suites/*/suite.toml")):
+        tier = tomllib.loads(toml.read_text(encoding="utf-8")).get("reference")
+        if tier and (toml.parent / "expected" / f"{tier}.json").is_file():
+            found.append((toml.parent.name, tier))
+    return found
+
+
+@nox.session
+def verify(session: nox.Session) -> None:
+    """Re-run a sample of every committed reference's cheaper cells; fail if a number
+    moved."""
+    _install(session)
+    for suite, tier in _references():
+        sample, seconds = VERIFY_SAMPLE.get(suite, VERIFY_DEFAULT)
+        session.run("sparsebench", "verify", "--suite", suite, "--tier", tier, "--sample",
+                    str(sample), "--max-cell-seconds", f"{seconds:g}", "--no-progress",
+                    *session.posargs, env=_env())
 
 
 @nox.session

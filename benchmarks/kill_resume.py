@@ -91,7 +91,8 @@ def main() -> int:
             trained = int(line.split(" cells and trials trained")[0].rsplit(" ", 1)[-1])
     ids = stored(store)
     name = Path(args.suite).name
-    same = all((out / f"{name}.{ext}").read_bytes() == (work / "ref" / f"{name}.{ext}")
+    stem = f"{name}-{args.tier}"  # reports are named per suite and tier
+    same = all((out / f"{stem}.{ext}").read_bytes() == (work / "ref" / f"{stem}.{ext}")
                .read_bytes() for ext in ("md", "html"))
     print(f"kills survived: {survived} of {kills}" + (
         f" (all cells were stored after {kills} of the {args.kills} asked)"

@@ -41,10 +41,10 @@ def _common(p: argparse.ArgumentParser, many: bool = True) -> None:
 
 def _store_option(p: argparse.ArgumentParser) -> None:
     # None = not given on the command line: main() fills in $SPARSEBENCH_STORE or the
-    # default, except for regress, which then trains in a fresh temporary store.
+    # default, except for regress and verify, which then train in a fresh temporary store.
     p.add_argument("--store", type=Path, default=None,
                    help=f"SQLite result store (default: $SPARSEBENCH_STORE or {DEFAULT_STORE}; "
-                        "regress: a fresh temporary store unless --store is given)")
+                        "regress, verify: a fresh temporary store unless --store is given)")
 
 
 def _execution(p: argparse.ArgumentParser) -> None:
@@ -112,6 +112,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true",
                    help="write the new numbers to suites/<name>/expected/<tier>.json")
     p.set_defaults(tier="quick")
+
+    p = sub.add_parser("verify", help="re-run a random sample of a committed reference's "
+                                      "cells and compare with suites/*/expected/<tier>.json")
+    p.add_argument("--suite", action="append", metavar="NAME_OR_PATH", required=True,
+                   help="the suite (a name under suites/ or a path to a suite folder)")
+    p.add_argument("--tier", help="the reference's tier (default: the suite's reference tier)")
+    _store_option(p)
+    _execution(p)
+    p.add_argument("--sample", type=int, required=True, metavar="K",
+                   help="how many of the reference's main cells to re-run")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random choice (default: %(default)s)")
+    p.add_argument("--max-cell-seconds", type=float, default=None, metavar="N",
+                   help="choose only among cells that took at most N s in the reference")
 
     p = sub.add_parser("forget", help="remove a suite's cells from the store")
     p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
@@ -222,6 +236,63 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
+def _from_reference(plan: Plan, stored: RunResult) -> tuple[RunResult, str]:
+    """The run of ``plan`` read from the suite's committed reference (a scratch store
+    filled from expected/<tier>.json, then with the cells the store holds, which win),
+    with the line the report opens with; ``stored`` and "" when the suite ships none, or
+    one made by other code (said on stdout)."""
+    import torch
+
+    from . import reference
+    from .runner import Runner
+    from .store import Store
+
+    ref = reference.load(plan.suite, plan.tier)
+    if ref is None:
+        return stored, ""
+    why = reference.stale(ref, plan.suite)
+    if why:
+        print(f"{plan.suite.name}: the committed reference of tier {plan.tier} is not used: "
+              f"{why} (sparsebench regress --update --suite {plan.suite.cli_name} --tier "
+              f"{plan.tier} --store <a store that holds the tier>)")
+        return stored, ""
+    with tempfile.TemporaryDirectory(prefix="sparsebench-reference-") as folder, \
+            Store(Path(folder) / "store.sqlite") as scratch:
+        reference.fill(scratch, ref, plan.suite)
+        for record in stored.all_records:
+            scratch.put(record)
+        reader = Runner(scratch, torch.device("cpu"), None, execute=False, progress=False)
+        result = reader.run(plan)
+    heading = reference.heading(ref)
+    if stored.all_records:
+        heading += (f" {len(stored.all_records)} cells and trials come from the store "
+                    "instead, where it holds them.")
+    return result, heading
+
+
+def _reference_plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan]:
+    """`reproduce` without --tier also renders each suite's reference tier: from the store
+    when it holds it, else from the committed reference."""
+    from .plan import resolve
+
+    if args.command != "reproduce" or args.tier is not None or getattr(args, "where", None) \
+            or getattr(args, "seeds", None):
+        return []
+    from .reference import path_for
+
+    plans = []
+    for s in suites:
+        if not s.spec.reference or s.spec.reference == s.spec.default_tier:
+            continue
+        if not path_for(s, s.spec.reference).is_file():
+            print(f"{s.name}: no committed reference of tier {s.spec.reference} yet "
+                  f"(write it with: sparsebench regress --update --suite {s.cli_name} "
+                  f"--tier {s.spec.reference})")
+            continue
+        plans.append(resolve(s, s.spec.reference))
+    return plans
+
+
 def _run_all(args: argparse.Namespace, render: bool) -> int:
     from .render import write_index
     from .runner import store_lock
@@ -230,8 +301,8 @@ def _run_all(args: argparse.Namespace, render: bool) -> int:
     suites = _suites(args)
     plans = _plans(args, suites)  # every tier checked before training
     report_only = args.command == "report"
-    if report_only:
-        _require_store(args)
+    if report_only and not args.store.is_file():
+        _require_store_or_references(args, plans)
     models = []
     with store_lock(args.store), Store(args.store, readonly=report_only) as store:
         runner = _runner(args, store, execute=not report_only)
@@ -239,10 +310,33 @@ def _run_all(args: argparse.Namespace, render: bool) -> int:
             models, failed = _run_plans(args, runner, plans, render)
         finally:
             runner.executor.close()
+        references = _reference_plans(args, suites)
+        if references:
+            reader = _runner(args, store, execute=False)
+            models += _run_plans(args, reader, references, render)[0]
     if render:
         print(f"wrote {write_index(models, args.out)}")
     _retry_hint(args, failed)
     return CELLS_FAILED if failed else 0
+
+
+def _require_store_or_references(args: argparse.Namespace, plans: list[Plan]) -> None:
+    """`report` without a store renders committed references: an empty scratch store
+    stands in (deleted at exit) when every plan has one; otherwise the missing store is
+    an error."""
+    import atexit
+
+    from . import reference
+    from .store import Store
+
+    refs = [reference.load(p.suite, p.tier) for p in plans]
+    if not plans or not all(ref is not None and reference.stale(ref, p.suite) is None
+                            for ref, p in zip(refs, plans, strict=True)):
+        _require_store(args)
+    folder = Path(tempfile.mkdtemp(prefix="sparsebench-empty-"))
+    atexit.register(shutil.rmtree, folder, True)
+    args.store = folder / "store.sqlite"
+    Store(args.store).close()
 
 
 def _require_store(args: argparse.Namespace) -> None:
@@ -305,7 +399,15 @@ def _run_plans(args: argparse.Namespace, runner: Runner, plans: list[Plan],
     for plan in plans:
         start = time.perf_counter()
         result = runner.run(plan)
+        heading = ""
+        if not runner.execute and len(result.records) < plan.cell_count()[0]:
+            result, heading = _from_reference(plan, result)  # the store lacks cells
         model = build(result, command_for(result, runner))
+        if heading:
+            from .reference import verify_command
+
+            model.reference = heading
+            model.verify = verify_command(plan.suite.cli_name, plan.tier)
         models.append(model)
         print(terminal_summary(model))
         if runner.execute:
@@ -317,6 +419,7 @@ def _run_plans(args: argparse.Namespace, runner: Runner, plans: list[Plan],
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
+    from . import reference
     from . import regress as regress_mod
     from .plan import resolve
     from .runner import store_lock
@@ -343,11 +446,14 @@ def cmd_regress(args: argparse.Namespace) -> int:
         finally:
             runner.executor.close()
         for plan, result, path in zip(plans, results, paths, strict=True):
-            snap = regress_mod.snapshot(result, _update_command(plan))
-            if args.update:
-                regress_mod.write(snap, path)
-                print(f"{plan.suite.name}: wrote {path}")
+            if args.update:  # with every record and where the run came from
+                made = reference.make(result, _update_command(plan))
+                regress_mod.write(made, path)
+                wall = reference.duration(made["provenance"]["wall_s"])
+                print(f"{plan.suite.name}: wrote {path} ({len(made['records'])} records, "
+                      f"{wall} of wall time)")
                 continue
+            snap = regress_mod.snapshot(result, _update_command(plan))
             stored = regress_mod.json.loads(path.read_text(encoding="utf-8"))
             floors = {k: m.tolerance for k, m in plan.suite.spec.metrics.items()}
             mode, diffs = regress_mod.compare(stored, snap, floors)
@@ -374,22 +480,93 @@ def _update_command(plan: Plan) -> str:
 
 @contextmanager
 def _fresh_store(args: argparse.Namespace) -> Iterator[None]:
-    """A regression check trains the tier afresh: without --store on the command line it
-    writes to a new store in a temporary folder under .sparsebench/, deleted afterwards.
-    $SPARSEBENCH_STORE is not used here, since a store that already holds the tier would
-    turn the check into a re-read of old numbers."""
+    """A regression check (regress, verify) trains afresh: without --store on the command
+    line it writes to a new store in a temporary folder under .sparsebench/, deleted
+    afterwards. $SPARSEBENCH_STORE is not used here, since a store that already holds the
+    cells would turn the check into a re-read of old numbers."""
     if args.store is not None:
         yield
         return
     DEFAULT_STORE.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="regress-", dir=DEFAULT_STORE.parent))
+    folder = Path(tempfile.mkdtemp(prefix=f"{args.command}-", dir=DEFAULT_STORE.parent))
     args.store, args.temporary_store = folder / "store.sqlite", True
-    print(f"regress: training afresh in {folder} (deleted afterwards; --store PATH reuses "
-          "a store)")
+    print(f"{args.command}: training afresh in {folder} (deleted afterwards; --store PATH "
+          "reuses a store)")
     try:
         yield
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-run a random sample of a committed reference's main cells (harness/verify.py)
+    with their stored parameters, tuned values included, and compare every number."""
+    from . import reference, verify
+    from .determinism import platform_key
+    from .plan import make_cell, resolve
+    from .runner import RunResult, store_lock
+    from .store import Store
+
+    if len(args.suite) != 1:
+        raise SparsebenchError("verify: name one suite with --suite")
+    if args.sample < 1:
+        raise SparsebenchError(f"--sample {args.sample}: re-run at least 1 cell")
+    suite = _suites(args)[0]
+    tier = args.tier or suite.spec.reference
+    if tier is None:
+        raise SparsebenchError(f"{suite.folder / 'suite.toml'}: reference: the suite names no "
+                               "reference tier; give one with --tier")
+    plan = resolve(suite, tier)
+    path, update = reference.path_for(suite, tier), _update_command(plan)
+    ref = reference.load(suite, tier)
+    if ref is None:
+        what = "holds no records (a regress snapshot)" if path.is_file() else "does not exist"
+        raise SparsebenchError(f"{path}: no reference of tier {tier} to verify: the file "
+                               f"{what}; write it with: {update}")
+    why = reference.stale(ref, suite)
+    if why:
+        raise SparsebenchError(f"{path}: code: {why}, with: {update}")
+    sample = verify.choose(ref["records"], args.sample, args.seed, args.max_cell_seconds)
+    if not sample.chosen:
+        if not sample.finished:
+            raise SparsebenchError(f"{path}: records: no main cell of the reference finished")
+        fastest = min(r["wall_s"] or 0 for r in verify.eligible(ref["records"]))
+        raise SparsebenchError(f"--max-cell-seconds {args.max_cell_seconds:g}: no finished "
+                               f"main cell of {path} took that little (the fastest took "
+                               f"{fastest:.3g} s)")
+    chosen = verify.describe(sample, args.sample, args.seed, args.max_cell_seconds)
+    print(f"{suite.name}: {chosen}")
+    keys = [*plan.factor_names, "seed"]
+    cells = [make_cell(suite, "main", r["params"]) for r in sample.chosen]
+    for cell, stored in zip(cells, sample.chosen, strict=True):
+        if cell.id != stored["id"]:
+            raise SparsebenchError(
+                f"{path}: records: cell {stored['id']} ({verify.label(stored['params'], keys)}) "
+                f"has id {cell.id} today: what makes a cell's id (TASK_VERSION, the suite's "
+                f"name, the id's recipe) changed since the reference was made; regenerate "
+                f"it with: {update}")
+    with _fresh_store(args), store_lock(args.store), Store(args.store) as store:
+        runner = _runner(args, store)
+        start = time.perf_counter()
+        try:
+            new = verify.rerun(runner, plan, cells)
+        finally:
+            runner.executor.close()
+        result = RunResult(plan, [], new, runner.executed, runner.executed_failed)
+        failed = _summarise_run(args, plan, result, time.perf_counter() - start)
+    floors = verify.compared_metrics(suite)
+    rows, modes = [], []
+    for stored, record in zip(sample.chosen, new, strict=True):
+        exact = platform_key(stored["fingerprint"]) == platform_key(record.fingerprint)
+        modes.append("exact" if exact else "statistical")
+        config = ref["configs"].get(verify.label(stored["params"], plan.factor_names), {})
+        rows += verify.compare_cell(stored, record, config, exact, floors,
+                                    verify.label(stored["params"], keys))
+    print(verify.table(rows))
+    print(f"{suite.name}: {verify.summary(rows, len(cells), modes)} against {path}")
+    _retry_hint(args, failed)
+    moved = any(r.verdict == verify.MOVED for r in rows)
+    return 1 if moved else CELLS_FAILED if failed else 0
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -464,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     args.argv = argv  # for the --retry-failed hint
-    if hasattr(args, "store") and args.store is None and args.command != "regress":
+    if hasattr(args, "store") and args.store is None and args.command not in ("regress",
+                                                                              "verify"):
         args.store = Path(os.environ.get("SPARSEBENCH_STORE") or DEFAULT_STORE)
     try:
         if hasattr(args, "device"):  # bad input, before any store opens or anything trains
@@ -482,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         return PIPE_CLOSED
     except KeyboardInterrupt:
         if getattr(args, "temporary_store", False):
-            print("\nsparsebench: interrupted; the fresh regress store was deleted",
+            print(f"\nsparsebench: interrupted; the fresh {args.command} store was deleted",
                   file=sys.stderr)
         elif getattr(args, "store", None) is None:  # list; regress before its store
             print("\nsparsebench: interrupted", file=sys.stderr)
@@ -503,6 +681,8 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_list(args)
     if args.command == "regress":
         return cmd_regress(args)
+    if args.command == "verify":
+        return cmd_verify(args)
     if args.command == "forget":
         return cmd_forget(args)
     if args.command == "export":

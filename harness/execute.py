@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .determinism import fingerprint, seed_everything
+from .machine import cpu_model
 from .plan import Cell
 from .store import CellRecord
 from .suite import Suite
@@ -90,7 +91,8 @@ def _record(cell: Cell, metrics: dict, error: str | None, wall: float,
     return CellRecord(
         id=cell.id, suite=cell.suite, stage=cell.stage, params=cell.params,
         status="failed" if error else "done", error=error, wall_s=wall, finished_at=_now(),
-        fingerprint=fingerprint(device), metrics=metrics if not error else {},
+        fingerprint={**fingerprint(device), "cpu": cpu_model()},
+        metrics=metrics if not error else {},
     )
 
 

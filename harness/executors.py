@@ -124,6 +124,10 @@ class DaskExecutor:
                                    "(dask[distributed])") from None
         dask.config.set({
             "distributed.scheduler.allowed-failures": retries,
+            # One job per worker thread at a time, the rest queued on the scheduler: a
+            # worker that dies then charges only the job it was running, not the ones
+            # queued behind it (each death counts against every job on the worker).
+            "distributed.scheduler.worker-saturation": 1.0,
             # Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off
             # glibc's adaptive mmap threshold: every tensor over 128 KiB is then mmapped
             # and unmapped anew, and a batched training step ran 1.9x slower (measured,

@@ -97,6 +97,12 @@ class Judge:
         return (table.reported_n if table and table.reported_n else None) or \
             self.claims.source.reported_n
 
+    def _assumed(self, n: int | None) -> str:
+        """', assumed' when ``n`` is the source's run count and the write-up does not
+        state it ([source].n_note says why it was chosen)."""
+        source = self.claims.source
+        return ", assumed" if n and n == source.reported_n and source.n_note else ""
+
     def _table(self, table_id: str) -> TableSpec | None:
         return next((t for t in self.claims.table if t.id == table_id), None)
 
@@ -220,14 +226,13 @@ class Judge:
         v = Verdict(vid, "above_chance", quote, NOT_RUN, "")
         if rep.spread is not None and rep_n and rep_n >= 2:
             t = stats.one_sample_from_stats(rep.mean, rep.sd(rep_n), rep_n, chance)
-            decisive = t.pvalue < self.alpha
-            ok = decisive and (t.diff > 0) == higher_is_better
-            side = "better than chance" if ok else "worse than chance" if decisive else \
-                "not distinguishable from chance"
-            v.writeup = (f"{rep.text} (n={rep_n}) vs chance {chance:g}: two-sided "
-                         f"p = {fmt(t.pvalue, '.2g')}, {side}")
+            ok = _shown(t.pvalue, (t.diff > 0) == higher_is_better, self.alpha)
+            side = {True: "better than chance", False: "worse than chance",
+                    None: "not distinguishable from chance"}[ok]
+            v.writeup = (f"{rep.text} (n={rep_n}{self._assumed(rep_n)}) vs chance {chance:g}: "
+                         f"two-sided p = {fmt(t.pvalue, '.2g')}, {side}")
         else:
-            ok = (rep.mean > chance) == higher_is_better and rep.mean != chance
+            ok = None
             v.writeup = f"{rep.text} vs chance {chance:g}: no spread to test"
         v.writeup_ok = ok
         if sel.config is None:
@@ -271,7 +276,8 @@ class Judge:
     def _value_claim(self, c: ValueClaim, a: Selection) -> Verdict:
         rep = stats.Reported(c.value, None, "sd", False, reported_str(c.value))
         margin, why = margin_for(rep, c.margin, c.margin_reason)
-        out = self._value_verdict(c.id, c.quote, a, rep, c.reported_n, margin, why, ".4g",
+        runs = c.reported_n or self.claims.source.reported_n
+        out = self._value_verdict(c.id, c.quote, a, rep, runs, margin, why, ".4g",
                                   c.metric, target=c.of == "target")
         out.kind, out.section = c.kind, c.section
         return out
@@ -442,12 +448,15 @@ class Judge:
             return
         test = stats.welch_from_stats(rep_a.mean - c.by, rep_a.sd(n_a), n_a, rep_b.mean,
                                       rep_b.sd(n_b), n_b, "two-sided")
-        significant = test.pvalue < self.alpha and test.diff > 0
-        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each): two-sided Welch "
-                     f"p = {fmt(test.pvalue, '.2g')}, "
+        shown = _shown(test.pvalue, test.diff > 0, self.alpha)
+        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each{self._assumed(n_a)}): "
+                     f"two-sided Welch p = {fmt(test.pvalue, '.2g')}, "
                      f"{'significant' if test.pvalue < self.alpha else 'not significant'} at "
                      f"{self.alpha:g}")
-        v.writeup_ok = significant if c.significant else test.diff > 0
+        if c.significant and shown is None:  # the write-up calls it significant; it is not
+            shown = False
+            v.writeup += ", though the write-up calls the difference significant"
+        v.writeup_ok = shown
 
     def _writeup_non_inferior(self, c: NonInferiorClaim, v: Verdict) -> None:
         """Do the write-up's own numbers show a no worse than b by more than the margin?"""
@@ -466,10 +475,11 @@ class Judge:
             return
         test = stats.welch_from_stats(rep_a.mean - bound, rep_a.sd(n_a), n_a, rep_b.mean,
                                       rep_b.sd(n_b), n_b, "two-sided")
-        v.writeup_ok = test.pvalue < self.alpha and (gap > 0) == higher
-        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each) against the bound "
-                     f"{bound:+g}: two-sided Welch p = {fmt(test.pvalue, '.2g')}, "
-                     f"{'shown' if v.writeup_ok else 'not shown'} at {self.alpha:g}")
+        v.writeup_ok = _shown(test.pvalue, (gap > 0) == higher, self.alpha)
+        said = {True: "shown", False: "worse beyond the margin", None: "not shown"}
+        v.writeup = (f"{rep_a.text} vs {rep_b.text} (n={n_a} each{self._assumed(n_a)}) "
+                     f"against the bound {bound:+g}: two-sided Welch p = "
+                     f"{fmt(test.pvalue, '.2g')}, {said[v.writeup_ok]} at {self.alpha:g}")
 
     def _writeup_threshold(self, c: ThresholdClaim, v: Verdict) -> None:
         """The write-up's own number for the claim's cell, when a table reports it."""
@@ -477,14 +487,16 @@ class Judge:
         if not found:
             return
         rep, n = found
-        v.writeup_ok = _compare(rep.mean, c.op, c.value, 0.0)
-        side = "meets" if v.writeup_ok else "misses"
+        holds = _compare(rep.mean, c.op, c.value, 0.0)
+        side = "meets" if holds else "misses"
         if rep.spread is None or not n or n < 2:
+            v.writeup_ok = holds
             v.writeup = f"{rep.text} {side} {c.op} {c.value:g} as printed"
             return
         t = stats.one_sample_from_stats(rep.mean, rep.sd(n), n, c.value)
-        v.writeup = (f"{rep.text} (n={n}) {side} {c.op} {c.value:g}: two-sided "
-                     f"p = {fmt(t.pvalue, '.2g')} against it")
+        v.writeup_ok = _shown(t.pvalue, holds, self.alpha)
+        v.writeup = (f"{rep.text} (n={n}{self._assumed(n)}) {side} {c.op} {c.value:g}: "
+                     f"two-sided p = {fmt(t.pvalue, '.2g')} against it")
 
     # ------------------------------------------------------------ one arm
 
@@ -518,7 +530,8 @@ class Judge:
         answer = margin_question(sel.values, rep.mean, margin, self.alpha, test)
         low, high = _interval(test, sel.values, rep.mean, self.level)
         noun = "the target" if target else "reported"
-        base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec)} (n={s.n}) vs {noun} "
+        base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec.replace('+', ''))} "
+                f"(n={s.n}) vs {noun} "
                 f"{rep.text}{label}: difference {fmt(diff, spec)}, {100 * self.level:g} % CI "
                 f"[{fmt(low, spec)}, {fmt(high, spec)}]")
         v.evidence = {"diff": diff, "ci": [low, high], "margin": margin}
@@ -643,6 +656,14 @@ def _interval(test: Test, values: np.ndarray, reference: float, level: float
     se = result.diff / result.statistic
     half = float(sps.t.ppf(0.5 + level / 2, result.df)) * abs(se)
     return result.diff - half, result.diff + half
+
+
+def _shown(pvalue: float, on_claimed_side: bool, alpha: float) -> bool | None:
+    """What the write-up's own numbers say about its claim: shown (True), significantly
+    the other way (False), or neither (None: not shown, which is not a disagreement)."""
+    if not pvalue < alpha:
+        return None
+    return on_claimed_side
 
 
 def _compare(left: float, op: str, right: float, tol: float) -> bool:

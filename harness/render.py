@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
+from .landing import LEGEND, suite_cards
 from .md_text import md_code, md_escape
 from .plots import plot_table, plot_tiles
 from .report import (
@@ -56,10 +57,17 @@ def _rows(model: ReportModel) -> tuple[list[list[str]], list[list[str]]]:
     return tuning, failed
 
 
+def report_stem(model: ReportModel) -> str:
+    """A report's file name without suffix: one per suite and tier."""
+    return f"{model.suite}-{model.tier}"
+
+
 def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
-    """Write <suite>.md, <suite>.html and the plots under <suite>/; return the paths."""
+    """Write <suite>-<tier>.md, .html and the plots under <suite>-<tier>/; return the
+    paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_dir = out_dir / model.suite
+    stem = report_stem(model)
+    plot_dir = out_dir / stem
     plots: dict[str, str] = {}
     images: dict[str, str] = {}
     for table in model.tables:
@@ -67,13 +75,13 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
             continue
         path = plot_dir / f"{table.id}.png"
         if plot_table(table.result, path, model.units, SUMMARY_CONFIDENCE):
-            plots[table.id] = f"{model.suite}/{table.id}.png"
+            plots[table.id] = f"{stem}/{table.id}.png"
             images[table.id] = "data:image/png;base64," + base64.b64encode(
                 path.read_bytes()).decode()
     for figure in model.figures:
         path = plot_dir / f"{figure.id}.png"
         if plot_tiles(figure.rows, figure.title, path):
-            plots[figure.id] = f"{model.suite}/{figure.id}.png"
+            plots[figure.id] = f"{stem}/{figure.id}.png"
             images[figure.id] = "data:image/png;base64," + base64.b64encode(
                 path.read_bytes()).decode()
     model = replace(model, plots=plots)
@@ -83,16 +91,17 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
     md = _env(autoescape=False).get_template("suite.md.j2").render(context)
     md = re.sub(r"\n{3,}", "\n\n", md)
     html = _env(autoescape=True).get_template("suite.html.j2").render(context)
-    md_path, html_path = out_dir / f"{model.suite}.md", out_dir / f"{model.suite}.html"
+    md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     md_path.write_text(md, encoding="utf-8")
     html_path.write_text(html, encoding="utf-8")
     return {"md": md_path, "html": html_path, **{k: out_dir / v for k, v in plots.items()}}
 
 
 def write_index(models: list[ReportModel], out_dir: Path) -> Path:
+    """The landing page: one card per suite (harness/landing.py) and the verdicts' legend."""
     out_dir.mkdir(parents=True, exist_ok=True)
     html = _env(autoescape=True).get_template("index.html.j2").render(
-        models=models, verdicts=VERDICT_ORDER)
+        cards=suite_cards(models), verdicts=VERDICT_ORDER, legend=LEGEND, stem=report_stem)
     path = out_dir / "index.html"
     path.write_text(html, encoding="utf-8")
     return path

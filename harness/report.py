@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import scale
 from .aggregate import Results
 from .correction import holm_over_report
+from .headlines import headline_claims
 from .judge import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -108,6 +109,12 @@ class ReportModel:
     table_counts: dict[str, int] = field(default_factory=dict)  # verdicts of table cells
     units: dict[str, str] = field(default_factory=dict)  # metric -> unit, e.g. "%"
     subset: str = ""  # "This report shows part of tier ...", when --where/--seeds cut it
+    reference: str = ""  # "Reference run of ...", when the report renders a committed reference
+    verify: str = ""  # the command that re-runs a sample of that reference
+    reference_tier: str | None = None  # the suite's reference tier (suite.toml)
+    reference_committed: bool = False  # expected/<reference tier>.json is in the suite
+    cli_name: str = ""  # how a command names the suite (Suite.cli_name)
+    headlines: list | None = None  # headlines.HeadlineClaim of claims.toml; None: unreadable
 
     @property
     def total_counts(self) -> dict[str, int]:
@@ -281,6 +288,11 @@ def build(run: RunResult, command: str) -> ReportModel:
         figures=figures(results, str(suite.folder / "claims.toml")),
         subset=f"This report shows part of tier {plan.tier}: {plan.subset}." if plan.subset
         else "",
+        reference_tier=suite.spec.reference,
+        reference_committed=bool(suite.spec.reference) and
+        (suite.folder / "expected" / f"{suite.spec.reference}.json").is_file(),
+        cli_name=suite.cli_name,
+        headlines=headline_claims(suite.folder),
     )
 
 

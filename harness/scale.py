@@ -118,7 +118,8 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
             "no tier of this suite runs the write-up's settings")
     v.reason = (f"Not comparable at tier {plan.tier}, which runs "
                 f"{'; '.join(d.text() for d in devs.values())}: {test}. "
-                f"At this tier ({v.verdict}): {v.reason}")
+                f"At this tier ({v.verdict}, before the report's Holm correction): "
+                f"{v.reason}")
     v.verdict = NOT_COMPARABLE
     v.seeds_needed, v.p, v.need = None, None, None  # not judged: outside the Holm family
 

@@ -136,6 +136,9 @@ class SuiteSpec(Strict):
     writeup: str
     task: str  # "module:function"; module relative to the suite folder or importable
     default_tier: str = "quick"
+    # The tier that is the write-up's experiment, or the largest that fits a 2-core CPU
+    # when the write-up's does not; its results ship as expected/<tier>.json.
+    reference: str | None = None
     seeds: Seeds
     metrics: Annotated[dict[Name, MetricSpec], Field(min_length=1)]
     factors: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = {}
@@ -287,6 +290,7 @@ class ClaimBase(Strict):
     id: ClaimId
     quote: str
     section: str = ""
+    headline: bool = False  # one of the write-up's headline claims: on the landing page
 
 
 class OneArm(ClaimBase):

@@ -24,7 +24,6 @@ import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.meta_analysis import effectsize_smd
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestIndPower, TTestPower
 from statsmodels.stats.weightstats import ttost_ind
 
 NAN = float("nan")
@@ -426,13 +425,10 @@ def seeds_to_detect(
     effect = abs(float(effect_size_g))
     if not math.isfinite(effect) or effect == 0:
         return None
-    analysis = TTestPower() if one_sample else TTestIndPower()
     def enough(n: int) -> bool:
-        with _quiet():
-            return analysis.power(effect, n, alpha, alternative=alt) >= power
+        return t_test_power(effect, n, alpha, alt == "two-sided", one_sample) >= power
 
-    # Power rises with n, so double then bisect on statsmodels' power function
-    # (its solve_power root finder fails for large effects and far out).
+    # Power rises with n, so double then bisect.
     if not enough(_MAX_SEEDS):
         return None
     lo, hi = 1, 2
@@ -442,6 +438,27 @@ def seeds_to_detect(
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if enough(mid) else (mid, hi)
     return max(2, hi)
+
+
+def t_test_power(effect: float, n: int, alpha: float, two_sided: bool,
+                 one_sample: bool = False) -> float:
+    """Power of a t test with ``n`` seeds (per group for two samples) against a true
+    standardised effect, from the noncentral t distribution (statsmodels' power function
+    returns nan where power nears 1, which a search then misreads; where scipy's does
+    too, the normal approximation stands in)."""
+    if n < 2:
+        return 0.0
+    df = n - 1 if one_sample else 2 * n - 2
+    nc = abs(effect) * math.sqrt(n if one_sample else n / 2)
+    crit = float(sps.t.ppf(1 - (alpha / 2 if two_sided else alpha), df))
+    with _quiet():
+        upper = float(sps.nct.sf(crit, df, nc))
+        lower = float(sps.nct.cdf(-crit, df, nc)) if two_sided else 0.0
+    if not math.isfinite(upper):  # scipy's nct loses its way far in the tail: power ~ 1
+        upper = float(sps.norm.sf(crit - nc))
+    if not math.isfinite(lower):
+        lower = float(sps.norm.cdf(-crit - nc))
+    return upper + lower
 
 
 def seeds_to_settle_equivalence(
@@ -466,11 +483,13 @@ def seeds_to_settle_equivalence(
     if not (math.isfinite(dist) and math.isfinite(sd1) and math.isfinite(sd2)) or dist == 0:
         return None
 
+    side = alpha / 2 if abs(diff) > margin else alpha  # outside: a two-sided question
+
     def settled(n: int) -> bool:
         se, df = _welch_se_df(sd1, n, sd2, n)
         if se == 0:
             return True
-        return float(sps.t.ppf(1 - alpha, df) + sps.t.ppf(power, df)) * se < dist
+        return float(sps.t.ppf(1 - side, df) + sps.t.ppf(power, df)) * se < dist
 
     # The half-width shrinks monotonically in n, so double then bisect.
     lo, hi = 1, 2  # invariant: settled(hi) is the candidate, lo is known not to settle
@@ -527,9 +546,10 @@ def seeds_to_settle_margin(
     if not margin > 0:
         raise ValueError(f"margin must be positive, got {margin}")
     dist = abs(abs(diff) - margin)
+    side = alpha / 2 if abs(diff) > margin else alpha  # outside: a two-sided question
     limit_df = math.inf if reference_df is None else reference_df
     with _quiet():
-        floor = float(sps.t.ppf(1 - alpha, limit_df) + sps.t.ppf(power, limit_df)) \
+        floor = float(sps.t.ppf(1 - side, limit_df) + sps.t.ppf(power, limit_df)) \
             * math.sqrt(reference_var) if reference_var > 0 else 0.0
     if not (math.isfinite(dist) and math.isfinite(sd) and math.isfinite(reference_var)) \
             or dist == 0:
@@ -543,7 +563,7 @@ def seeds_to_settle_margin(
         else:
             denom = ours**2 / (n - 1) + reference_var**2 / reference_df
             df = np.where(denom > 0, (ours + reference_var) ** 2 / denom, np.inf)
-        half = np.where(se > 0, (sps.t.ppf(1 - alpha, df) + sps.t.ppf(power, df)) * se, 0.0)
+        half = np.where(se > 0, (sps.t.ppf(1 - side, df) + sps.t.ppf(power, df)) * se, 0.0)
     settled = np.flatnonzero(half < dist)
     if settled.size:
         return SeedsNeeded(int(n[settled[0]]), False, floor)

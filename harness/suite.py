@@ -231,9 +231,10 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
     overlap = set(spec.factors) & set(spec.params)
     if overlap:
         raise SpecError(path, f"params.{sorted(overlap)[0]}", "is also a factor; name it once")
-    if spec.default_tier not in spec.tiers:
-        raise SpecError(path, "default_tier", f"{spec.default_tier!r} is not one of the tiers "
-                        f"{sorted(spec.tiers)}")
+    for key in ("default_tier", "reference"):
+        tier = getattr(spec, key)
+        if tier is not None and tier not in spec.tiers:
+            raise SpecError(path, key, f"{tier!r} is not one of the tiers {sorted(spec.tiers)}")
     known = set(spec.factors) | set(spec.params)
     for i, factor in enumerate(spec.paired):
         if factor not in spec.factor_values():

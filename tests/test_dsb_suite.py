@@ -67,10 +67,10 @@ def uninterrupted(smoke_run) -> SmokeRun:
 
 def test_reproduce_writes_reports_and_plots(uninterrupted: SmokeRun):
     out = uninterrupted.out
-    for name in ["index.html", "dsb_mnist1d.md", "dsb_mnist1d.html",
-                 "dsb_mnist1d/accuracy.png", "dsb_mnist1d/sparsity.png"]:
+    for name in ["index.html", "dsb_mnist1d-smoke.md", "dsb_mnist1d-smoke.html",
+                 "dsb_mnist1d-smoke/accuracy.png", "dsb_mnist1d-smoke/sparsity.png"]:
         assert (out / name).is_file(), name
-    md = (out / "dsb_mnist1d.md").read_text()
+    md = (out / "dsb_mnist1d-smoke.md").read_text()
     assert md.startswith("# Dynamic vs Fixed Sparse Bottleneck on MNIST-1D — tier `smoke`")
     assert "| Baseline | 81.22% ± 0.73%" in md and "## Sparsity Analysis" in md
     assert "## Flagged" in md and "## Tuning (Optuna)" in md
@@ -79,12 +79,12 @@ def test_reproduce_writes_reports_and_plots(uninterrupted: SmokeRun):
 
 def test_rerun_trains_nothing_and_report_is_identical(uninterrupted: SmokeRun,
                                                       tmp_path: Path):
-    before = (uninterrupted.out / "dsb_mnist1d.html").read_bytes()
+    before = (uninterrupted.out / "dsb_mnist1d-smoke.html").read_bytes()
     proc = cli("reproduce", "--suite", "dsb_mnist1d", "--tier", "smoke",
                "--store", str(uninterrupted.store), "--out", str(tmp_path / "again"))
     assert proc.returncode == 0, proc.stderr
     assert "0 cells and trials trained, 12 read from" in proc.stdout
-    assert (tmp_path / "again" / "dsb_mnist1d.html").read_bytes() == before
+    assert (tmp_path / "again" / "dsb_mnist1d-smoke.html").read_bytes() == before
 
 
 def _finished(store: Path) -> int:
@@ -119,7 +119,7 @@ def test_kill_9_then_resume_gives_the_same_report(uninterrupted: SmokeRun, tmp_p
     assert f"read from {store}" in resumed.stdout
     trained = int(resumed.stdout.split(" cells and trials trained")[0].rsplit(" ", 1)[-1])
     assert trained == 12 - kept, "finished cells must not run again"
-    for name in ["dsb_mnist1d.md", "dsb_mnist1d.html"]:
+    for name in ["dsb_mnist1d-smoke.md", "dsb_mnist1d-smoke.html"]:
         assert (tmp_path / "out" / name).read_bytes() == \
             (uninterrupted.out / name).read_bytes(), name
 

@@ -309,7 +309,8 @@ def test_reports_render_and_escape_hostile_text(toy: Path, store_path: Path, tmp
     assert "{{ 7*7 }}" in html and "49" not in html.split("{{ 7*7 }}")[0][-5:]
     assert "> \\<script>alert(1)\\</script> {{ 7\\*7 }} | break" in md  # Markdown escapes
     assert "tier <code>smoke</code>" in html and "tier `smoke`" in md
-    assert "data:image/png;base64," in html and (tmp_path / "out" / "toy" / "main.png").exists()
+    assert "data:image/png;base64," in html
+    assert (tmp_path / "out" / "toy-smoke" / "main.png").exists()
 
 
 def test_image_metrics_are_figures_not_numbers(toy: Path, store_path: Path, tmp_path: Path):
@@ -324,8 +325,8 @@ def test_image_metrics_are_figures_not_numbers(toy: Path, store_path: Path, tmp_
     snap = regress.snapshot(result, "cmd")
     assert all("tiles" not in c["metrics"] for c in snap["cells"].values())
     paths = write_suite_report(model, tmp_path / "out")
-    assert (tmp_path / "out" / "toy" / "tiles.png").stat().st_size > 1000
-    assert "![Toy tiles](toy/tiles.png)" in paths["md"].read_text()
+    assert (tmp_path / "out" / "toy-smoke" / "tiles.png").stat().st_size > 1000
+    assert "![Toy tiles](toy-smoke/tiles.png)" in paths["md"].read_text()
     assert '<img alt="Toy tiles" src="data:image/png;base64,' in paths["html"].read_text()
     # nothing finished yet: the report says so instead of failing
     empty, _ = run_toy(toy, tmp_path / "empty.sqlite", execute=False)
@@ -333,7 +334,7 @@ def test_image_metrics_are_figures_not_numbers(toy: Path, store_path: Path, tmp_
     assert [row[1:] for row in model.figures[0].rows] == [(None, None), (None, None)]
     paths = write_suite_report(model, tmp_path / "empty")
     assert "Not drawn: no configuration" in paths["md"].read_text()
-    assert not (tmp_path / "empty" / "toy" / "tiles.png").exists()
+    assert not (tmp_path / "empty" / "toy-smoke" / "tiles.png").exists()
 
 
 # ------------------------------------------------------------------ regress

@@ -34,8 +34,8 @@ def test_smoke_tier_runs_and_its_report_renders(name: str, smoke_run):
     if run.returncode != 0 and not HAVE_MNIST and "MNIST file" in run.stdout + run.stderr:
         missing(f"{name} needs the MNIST files; set SPARSEBENCH_DATA")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
-    md = unescaped_markdown((run.out / f"{suite.name}.md").read_text(encoding="utf-8"))
-    page = html.unescape((run.out / f"{suite.name}.html").read_text(encoding="utf-8"))
+    md = unescaped_markdown((run.out / f"{suite.name}-smoke.md").read_text(encoding="utf-8"))
+    page = html.unescape((run.out / f"{suite.name}-smoke.html").read_text(encoding="utf-8"))
     assert md.startswith(f"# {suite.spec.title} — tier `smoke`"), md[:200]
     assert f"<title>{suite.spec.title}" in page and "smoke" in page.split("</h1>")[0]
     for text in (md, page):

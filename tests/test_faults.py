@@ -134,7 +134,7 @@ def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path)
     out = tmp_path / "out"
     assert main(["reproduce", "--suite", str(toy), "--tier", "smoke", "--store",
                  str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]) == 0
-    page = out / "toy.html"
+    page = out / "toy-smoke.html"
     args = _browser(tmp_path / "profile")
     dom = subprocess.run([*args, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
@@ -169,7 +169,7 @@ def test_a_wide_table_scrolls_in_its_box_not_the_page_in_a_real_browser(toy: Pat
     out = tmp_path / "out"
     assert main(["reproduce", "--suite", str(toy), "--tier", "smoke", "--store",
                  str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]) == 0
-    page = out / "toy.html"
+    page = out / "toy-smoke.html"
     html = page.read_text()
     assert "default-src 'none';" in html
     measure = ("<script>const d = document.documentElement, b = document.body;"

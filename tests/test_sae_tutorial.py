@@ -93,6 +93,6 @@ def test_smoke_tier_cli_writes_a_report(smoke_run):
     proc = smoke_run("sae_tutorial")  # shared with test_every_suite_smoke.py
     assert proc.returncode == 0, proc.stderr
     assert "6 cells and trials trained" in proc.stdout
-    md = (proc.out / "sae_tutorial.md").read_text()
+    md = (proc.out / "sae_tutorial-smoke.md").read_text()
     assert md.startswith("# Sparse autoencoders on MNIST")
     assert "Exercise 3: KL vs L1" in md and "ex3-kl-hits-target-005" in md

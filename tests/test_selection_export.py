@@ -121,7 +121,7 @@ def test_run_part_of_a_tier_and_the_report_says_so(toy: Path, tmp_path: Path, ca
     # the claim "A and C are equivalent" lost arm c to the cut, and its reason says so
     assert ("a-equals-c: The configuration c is not in this report (not part of this tier, "
             "or left out by --where).") in terminal
-    md, html = (out / "toy.md").read_text(), (out / "toy.html").read_text()
+    md, html = (out / "toy-smoke.md").read_text(), (out / "toy-smoke.html").read_text()
     assert note in md and note in html
     # counts are the subset's: 2 main cells, the 3 trials of arm a, nothing missing
     assert "2 done, 0 failed, 0 missing of 2 main cells; 3 of 3 tuning trials" in md
@@ -133,7 +133,7 @@ def test_run_part_of_a_tier_and_the_report_says_so(toy: Path, tmp_path: Path, ca
     # the whole tier from the same store: no subset note, 7 of 9 main cells missing
     assert main(["report", "--suite", str(toy), "--tier", "smoke", "--store", str(store),
                  "--out", str(tmp_path / "whole")]) == 0
-    whole = (tmp_path / "whole" / "toy.md").read_text()
+    whole = (tmp_path / "whole" / "toy-smoke.md").read_text()
     assert "This report shows part" not in whole and "7 missing of 9 main cells" in whole
     # running the whole tier reuses arm a's trials and cells: 18 cells in all, not 21
     assert main(["run", "--suite", str(toy), "--tier", "smoke", "--store", str(store),
@@ -153,7 +153,7 @@ def test_reproduce_with_names_every_option_that_changes_numbers(toy: Path, tmp_p
                  "--out", str(tmp_path / "out"), "--no-progress", "--device", "cpu",
                  "--threads", "2", "--batch", "3", "--data-dir", str(data),
                  "--where", "arm=a", "--where", "arm=b", "--seeds", "0,2"]) == 0
-    argv = reproduce_line((tmp_path / "out" / "toy.md").read_text())
+    argv = reproduce_line((tmp_path / "out" / "toy-smoke.md").read_text())
     assert argv[:2] == ["sparsebench", "reproduce"]
     args = parser().parse_args(argv[1:])
     assert (args.suite, args.tier) == ([str(toy)], "smoke")
@@ -165,7 +165,8 @@ def test_reproduce_with_names_every_option_that_changes_numbers(toy: Path, tmp_p
     assert main(["report", "--suite", str(toy), "--tier", "smoke", "--store", str(store),
                  "--out", str(tmp_path / "again"), "--where", "arm=a", "--where", "arm=b",
                  "--seeds", "0,2"]) == 0
-    args = parser().parse_args(reproduce_line((tmp_path / "again" / "toy.md").read_text())[1:])
+    again = (tmp_path / "again" / "toy-smoke.md").read_text()
+    args = parser().parse_args(reproduce_line(again)[1:])
     assert (args.device, args.threads, args.where, args.seeds) == \
         ("cpu", 2, ["arm=a", "arm=b"], "0,2")
 
@@ -175,7 +176,7 @@ def test_reproduce_with_states_a_suites_pinned_thread_count(toy: Path, tmp_path:
     assert main(["reproduce", "--suite", str(toy), "--tier", "smoke", "--store",
                  str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"), "--no-progress",
                  "--device", "cpu", "--threads", "2"]) == 0
-    args = parser().parse_args(reproduce_line((tmp_path / "out" / "toy.md").read_text())[1:])
+    args = parser().parse_args(reproduce_line((tmp_path / "out" / "toy-smoke.md").read_text())[1:])
     assert (args.device, args.threads, args.batch) == ("cpu", 1, 16)  # the cells ran on 1
     assert args.where is None and args.seeds is None
 

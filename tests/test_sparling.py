@@ -226,12 +226,12 @@ def test_smoke_tier_end_to_end_cli(smoke_run):
     out = proc.out
     assert proc.returncode == 0, proc.stderr
     assert "12 cells and trials trained" in proc.stdout
-    md = (out / "sparling.md").read_text()
+    md = (out / "sparling-smoke.md").read_text()
     assert md.startswith("# SPARLING: extreme activation sparsity on DIGIT CIRCLE — tier `smoke`")
     for title in ("DIGIT CIRCLE at the final density", "MT at two densities", "Diagnostics"):
         assert title in md
     assert "| MT, no batch norm |" in md and "sparsity-99995" in md
-    assert (out / "sparling" / "results.png").is_file()
+    assert (out / "sparling-smoke" / "results.png").is_file()
     with sqlite3.connect(proc.store) as db:
         statuses = db.execute("SELECT status, COUNT(*) FROM cells GROUP BY status").fetchall()
     assert statuses == [("done", 12)]

@@ -286,9 +286,11 @@ def test_seeds_to_settle_equivalence_by_hand() -> None:
     #   n=14: df 26: (1.7056 + 0.8557) * 0.37796 = 0.96807 < 1   -> 14
     # (at 50 % power, t_{.95} alone, it was 7)
     assert seeds_to_settle_equivalence(0.0, 1.0, 1.0, 1.0) == 14
-    # |diff| > margin: the CI must clear the margin by 1 -> same n
-    assert seeds_to_settle_equivalence(2.0, 1.0, 1.0, 1.0) == 14
-    assert seeds_to_settle_equivalence(-2.0, 1.0, 1.0, 1.0) == 14
+    # |diff| > margin: outside is a two-sided question, t_{.975} + t_{.8} must fit in 1:
+    #   n=16: df 30: (2.0423 + 0.8538) * 0.35355 = 1.0239 >= 1
+    #   n=17: df 32: (2.0369 + 0.8530) * 0.34300 = 0.99124 < 1   -> 17
+    assert seeds_to_settle_equivalence(2.0, 1.0, 1.0, 1.0) == 17
+    assert seeds_to_settle_equivalence(-2.0, 1.0, 1.0, 1.0) == 17
     # diff 0.5, margin 1 (distance 0.5):
     #   n=50: df 98:  (1.6606 + 0.8453) * 0.20000 = 0.50117 > 0.5
     #   n=51: df 100: (1.6602 + 0.8452) * 0.19803 = 0.49616 < 0.5   -> 51 (was 23)

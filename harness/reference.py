@@ -1,0 +1,129 @@
+"""Reference results: a tier run to completion and shipped as
+``suites/<name>/expected/<tier>.json``, so that the answer at a write-up's own settings
+reaches a user without the hours of compute behind it.
+
+A reference file is regress's snapshot (what ``regress`` and ``verify`` compare) plus every
+record of the run (main cells and tuning trials, image metrics left out: they are
+pictures) and where it came from: the commit, the date, the machine and the wall time. A
+report renders from it when the store lacks the tier (``fill``), and only while the
+suite's code is the code that made it (its digest, harness/identity.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from .regress import snapshot
+from .runner import RunResult
+from .store import CellRecord, Store
+from .suite import Suite
+
+
+def path_for(suite: Suite, tier: str) -> Path:
+    return suite.folder / "expected" / f"{tier}.json"
+
+
+def make(run: RunResult, command: str) -> dict:
+    """The snapshot of ``run`` with its records and provenance."""
+    snap = snapshot(run, command)
+    images = {n for n, m in run.plan.suite.spec.metrics.items() if m.kind == "image"}
+    records = run.all_records
+    snap["records"] = [_record_dict(r, images) for r in records]
+    snap["provenance"] = provenance(records)
+    return snap
+
+
+def provenance(records: list[CellRecord]) -> dict:
+    """Commit, date, machine and time of the run that made ``records``: the wall time is
+    the span from the first cell's start to the last one's end (a run resumed later spans
+    its pause too), the cell time the sum of every cell's own."""
+    starts = [_time(r.finished_at) - dt.timedelta(seconds=r.wall_s or 0) for r in records]
+    ends = [_time(r.finished_at) for r in records]
+    commits = sorted({r.fingerprint.get("git_commit", "unknown") for r in records})
+    fp = records[0].fingerprint if records else {}
+    return {
+        "git_commits": commits,
+        "date": max(ends).date().isoformat() if ends else None,
+        "machine": machine(fp),
+        "wall_s": round((max(ends) - min(starts)).total_seconds(), 1) if ends else 0.0,
+        "cell_s": round(sum(r.wall_s or 0 for r in records), 1),
+        "cells": len(records),
+    }
+
+
+def machine(fp: dict) -> str:
+    """Where the cells ran, in words, from their fingerprint: the CPU (model and cores)
+    or the GPU, the platform, torch and threads per cell."""
+    device = fp.get("device", "cpu")
+    where = fp.get("cpu", "an unrecorded CPU") if device == "cpu" else device
+    return (f"{where}, {fp.get('platform', 'unknown platform')}, torch {fp.get('torch')}, "
+            f"{fp.get('threads')} thread(s) per cell")
+
+
+def _time(text: str) -> dt.datetime:
+    stamp = dt.datetime.fromisoformat(text)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+def _record_dict(r: CellRecord, images: set[str]) -> dict:
+    return {"id": r.id, "stage": r.stage, "params": r.params, "status": r.status,
+            "error": r.error, "wall_s": r.wall_s, "finished_at": r.finished_at,
+            "fingerprint": r.fingerprint,
+            "metrics": {k: v for k, v in r.metrics.items() if k not in images}}
+
+
+def load(suite: Suite, tier: str) -> dict | None:
+    """The committed reference of ``tier``, or None when the suite ships none (or only a
+    regress snapshot without records)."""
+    path = path_for(suite, tier)
+    if not path.is_file():
+        return None
+    ref = json.loads(path.read_text(encoding="utf-8"))
+    return ref if "records" in ref else None
+
+
+def stale(ref: dict, suite: Suite) -> str | None:
+    """Why the reference cannot stand for the suite's code, or None when it can."""
+    made = (ref.get("code") or {}).get("digest")
+    if made == suite.code.digest:
+        return None
+    return (f"the suite's code changed since the reference was made (code digest {made} -> "
+            f"{suite.code.digest}); run the tier again and regenerate it")
+
+
+def records(ref: dict, suite: Suite) -> list[CellRecord]:
+    return [CellRecord(id=r["id"], suite=suite.name, stage=r["stage"], params=r["params"],
+                       status=r["status"], error=r["error"], wall_s=r["wall_s"],
+                       finished_at=r["finished_at"], fingerprint=r["fingerprint"],
+                       metrics=r["metrics"]) for r in ref["records"]]
+
+
+def fill(store: Store, ref: dict, suite: Suite) -> int:
+    """Write the reference's records into ``store`` (a scratch store a report reads)."""
+    found = records(ref, suite)
+    for record in found:
+        store.put(record)
+    return len(found)
+
+
+def heading(ref: dict) -> str:
+    """The line a report from a reference opens with."""
+    p = ref["provenance"]
+    commits = ", ".join(c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+                        for c in p["git_commits"])
+    return (f"Reference run of {p['date']} at commit {commits} on {p['machine']}: "
+            f"{p['cells']} cells in {duration(p['wall_s'])} of wall time.")
+
+
+def verify_command(cli_name: str, tier: str) -> str:
+    return f"sparsebench verify --suite {cli_name} --tier {tier} --sample 3"
+
+
+def duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
