@@ -60,18 +60,26 @@ def suite_threads(suite: Suite, device: torch.device) -> Iterator[None]:
 
 
 def execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path | None,
-                 progress: Callable[[float], None] = lambda f: None) -> CellRecord:
+                 progress: Callable[[float], None] = lambda f: None,
+                 artifacts: Path | None = None) -> CellRecord:
     """Run ``cell`` in this process. Exceptions from the task become a failed record;
     KeyboardInterrupt and SystemExit pass through so the user can stop a run."""
     with suite_threads(suite, device):
-        return _execute_cell(suite, cell, device, data_dir, progress)
+        return _execute_cell(suite, cell, device, data_dir, progress, artifacts)
+
+
+def _context(cell: Cell, device: torch.device, data_dir: Path | None,
+             progress: Callable[[float], None], artifacts: Path | None) -> RunContext:
+    ctx = RunContext(seed=cell.seed, device=device, data_dir=data_dir, stage=cell.stage,
+                     progress=progress)
+    ctx.artifacts = artifacts  # read by artifacts.shared; None: nothing is shared
+    return ctx
 
 
 def _execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path | None,
-                  progress: Callable[[float], None]) -> CellRecord:
+                  progress: Callable[[float], None], artifacts: Path | None) -> CellRecord:
     seed_everything(cell.seed)
-    ctx = RunContext(seed=cell.seed, device=device, data_dir=data_dir, stage=cell.stage,
-                     progress=progress)
+    ctx = _context(cell, device, data_dir, progress, artifacts)
     start = time.perf_counter()
     metrics: dict = {}
     error = None
@@ -106,20 +114,20 @@ def _clean(result: object) -> tuple[dict, str | None]:
 
 def execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
                   data_dir: Path | None,
-                  progress: Callable[[float], None] = lambda f: None) -> list[CellRecord]:
+                  progress: Callable[[float], None] = lambda f: None,
+                  artifacts: Path | None = None) -> list[CellRecord]:
     """Run cells through the task's batched form; each gets its own record (wall time is
     the batch's, shared out). If the batched form itself raises, the cells run one by one
     so that one bad cell cannot fail the others."""
     with suite_threads(suite, device):
-        return _execute_batch(suite, cells, device, data_dir, progress)
+        return _execute_batch(suite, cells, device, data_dir, progress, artifacts)
 
 
 def _execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
-                   data_dir: Path | None, progress: Callable[[float], None]
-                   ) -> list[CellRecord]:
+                   data_dir: Path | None, progress: Callable[[float], None],
+                   artifacts: Path | None) -> list[CellRecord]:
     seed_everything(cells[0].seed)
-    ctxs = [RunContext(seed=c.seed, device=device, data_dir=data_dir, stage=c.stage,
-                       progress=progress if i == 0 else (lambda f: None))
+    ctxs = [_context(c, device, data_dir, progress if i == 0 else (lambda f: None), artifacts)
             for i, c in enumerate(cells)]
     start = time.perf_counter()
     try:
@@ -127,7 +135,7 @@ def _execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
         if len(results) != len(cells):
             raise ValueError(f"run_batch returned {len(results)} results for {len(cells)}")
     except Exception:  # fall back to the one-cell path, which records each error
-        return [execute_cell(suite, c, device, data_dir, progress) for c in cells]
+        return [execute_cell(suite, c, device, data_dir, progress, artifacts) for c in cells]
     wall = (time.perf_counter() - start) / len(cells)
     records = []
     for cell, result in zip(cells, results, strict=True):

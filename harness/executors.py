@@ -35,6 +35,7 @@ class Job:
     device: str
     data_dir: str | None
     threads: int = field(default_factory=torch.get_num_threads)
+    artifacts: str | None = None  # the folder of artifacts its cells share (artifacts.py)
 
 
 @lru_cache(maxsize=32)
@@ -65,9 +66,10 @@ def run_job(job: Job, progress: Progress = lambda f: None) -> list[CellRecord]:
     except SparsebenchError as err:  # a worker without the device the driver asked for
         return failed_records(job, f"on this worker: {err}")
     data_dir = Path(job.data_dir) if job.data_dir else None
+    artifacts = Path(job.artifacts) if job.artifacts else None
     if len(job.cells) == 1:
-        return [execute_cell(suite, job.cells[0], device, data_dir, progress)]
-    return execute_batch(suite, list(job.cells), device, data_dir, progress)
+        return [execute_cell(suite, job.cells[0], device, data_dir, progress, artifacts)]
+    return execute_batch(suite, list(job.cells), device, data_dir, progress, artifacts)
 
 
 _FIRST_SEEN: dict[str, str] = {}  # project file -> its content hash when first run here

@@ -21,6 +21,7 @@ import optuna
 import torch
 from tqdm import tqdm
 
+from .artifacts import folder_for
 from .errors import SparsebenchError
 from .executors import Job, LocalExecutor
 from .plan import Cell, Plan, group_key
@@ -154,8 +155,11 @@ class Runner:
         if not self.execute or not todo:
             return out
         position = {c.id: i for i, c in enumerate(cells)}
+        artifacts = folder_for(Path(self.store.path).resolve(), self._suite.name,
+                               self._suite.code.digest)
         jobs = [Job(str(self._suite.folder), self._suite.code.digest, tuple(chunk),
-                    str(self.device), str(self.data_dir) if self.data_dir else None)
+                    str(self.device), str(self.data_dir) if self.data_dir else None,
+                    artifacts=str(artifacts))
                 for chunk in self._batches([cells[i] for i in todo])]
 
         def progress(job: Job) -> Callable[[float], None]:

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO, require
+from tests.conftest import DATA, REPO, needs_mnist, require
 
 
 def bench(script: str, *args: str) -> str:
@@ -40,3 +40,13 @@ def test_speed_options_benchmark_prints_each_option_against_fp32():
                 "quick", "--steps", "4", "--options", "fp32,bf16", "--device", "cpu")
     assert re.search(r"fp32: +[\d,.]+ tokens/s, +1\.00x fp32", out), out
     assert re.search(r"bf16: +[\d,.]+ tokens/s, +[\d.]+x fp32", out), out
+
+
+@needs_mnist
+def test_calibration_cache_benchmark_times_both_ways_with_identical_metrics():
+    out = bench("bench_calibration_cache.py", "--tier", "smoke", "--device", "cpu",
+                "--data-dir", str(DATA))
+    assert "L1 cells at rho 0.01, 0.05, 0.1 of seed 0" in out, out
+    assert re.search(r"each cell trains its grid: +[\d.]+ s +1\.00x$", out, re.M), out
+    assert re.search(r"one grid, shared: +[\d.]+ s +[\d.]+x +stored metrics identical: True$",
+                     out, re.M), out

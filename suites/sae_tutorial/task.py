@@ -41,9 +41,10 @@ from baselines.sparse_autoencoders import (
     reinit_dead,
     usage_balance,
 )
+from harness.artifacts import seeded_context, shared
 from harness.task_api import RunContext, check_finite
 
-TASK_VERSION = "3"  # 3: decoder filters (exercise 2)
+TASK_VERSION = "4"  # 4: the L1 calibration grid trains under its own seed, shared by rho
 
 
 def _data(params: dict, ctx: RunContext) -> dict[str, torch.Tensor]:
@@ -106,23 +107,36 @@ def _codes(model: SparseAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 def _calibrate(params: dict, d: dict, ctx: RunContext
                ) -> tuple[float, list[float], SparseAE, list[float]]:
     """Train an L1 AE per lambda of the grid; keep the one whose held-out active share
-    is closest (log scale) to rho. Returns (lambda, shares per lambda, model, its curve)."""
+    is closest (log scale) to rho. Returns (lambda, shares per lambda, model, its curve).
+
+    The grid does not depend on rho, so the L1 cells of one seed at every rho share it
+    (artifacts.shared): trained once, under a seed of its own, and read by the others."""
     rho = float(params["rho"])
     grid = [float(params["l1_grid_min"]) * float(params["l1_grid_ratio"]) ** i
             for i in range(int(params["l1_grid_points"]))]
-    shares, best = [], None
-    for j, lam in enumerate(grid):
-        model = _make(params, "l1", lam).to(ctx.device)
-        curve = _train(model, d["x_tr"], int(params["epochs"]), params, ctx,
-                       f"lambda {lam:g}", (j / len(grid), 1.0 / len(grid)))
-        _, z = _codes(model, d["x_val"])
-        share = model.active(z).double().mean().item()
-        shares.append(share)
-        dist = abs(math.log(max(share, 1e-6) / rho))
-        if best is None or dist < best[0]:  # the smaller lambda on a tie
-            best = (dist, lam, model, curve)
-    assert best is not None
-    return best[1], shares, best[2], best[3]
+    key = {"artifact": "l1 calibration grid", "task_version": TASK_VERSION,
+           **{k: v for k, v in params.items() if k != "rho"}}
+
+    def train_grid() -> list[tuple[float, float, dict, list[float]]]:
+        private = seeded_context(ctx, key)
+        fits = []
+        for j, lam in enumerate(grid):
+            model = _make(params, "l1", lam).to(ctx.device)
+            curve = _train(model, d["x_tr"], int(params["epochs"]), params, private,
+                           f"lambda {lam:g}", (j / len(grid), 1.0 / len(grid)))
+            _, z = _codes(model, d["x_val"])
+            share = model.active(z).double().mean().item()
+            fits.append((lam, share, model.state_dict(), curve))
+        return fits
+
+    fits = shared(ctx, key, train_grid)
+    shares = [share for _, share, _, _ in fits]
+    # the smaller lambda on a tie (min keeps the first)
+    lam, _, state, curve = min(fits, key=lambda f: abs(math.log(max(f[1], 1e-6) / rho)))
+    model = _make(params, "l1", lam).to(ctx.device)
+    model.load_state_dict(state)
+    model.eval()
+    return lam, shares, model, curve
 
 
 def _auroc(normal: torch.Tensor, anomal: torch.Tensor) -> float:
