@@ -73,9 +73,10 @@ def regress(session: nox.Session) -> None:
 # most seconds a chosen cell took in the reference, so that all suites together take at
 # most 3 minutes on CI's 2 cores (dsb_mnist1d full: 1-5 s a cell, 25 s for 3 in all;
 # the attention suite's cpu tier: its three dense length-64 cells take 18 s each;
-# sae_tutorial full: its cheapest cells 3.5-4.4 s).
+# sae_tutorial full: its cheapest cells took 3.5-4.4 s, but they read the L1 grid another
+# cell trained, which a re-run in a fresh store trains again: about 75 s).
 VERIFY_SAMPLE = {"dsb_mnist1d": (3, 5.0), "adaptive_sparse_attention": (2, 20.0),
-                 "sae_tutorial": (2, 5.0)}
+                 "sae_tutorial": (1, 5.0)}
 VERIFY_DEFAULT = (2, 20.0)  # a new reference until it gets its own line above
 
 
