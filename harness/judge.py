@@ -434,12 +434,19 @@ class Judge:
             return need
         return make
 
-    def _writeup_greater(self, c: GreaterClaim, v: Verdict) -> None:
+    def _reported_arms(self, c: GreaterClaim | NonInferiorClaim
+                       ) -> tuple[stats.Reported, int | None, stats.Reported, int | None] | None:
+        """The write-up's numbers (and runs) for both arms of a claim, when its tables
+        report both."""
         ra = self.reported_for(c.metric, c.a, c.index)
         rb = self.reported_for(c.metric, c.b, c.index if c.index_b is None else c.index_b)
-        if not ra or not rb:
+        return (*ra, *rb) if ra and rb else None
+
+    def _writeup_greater(self, c: GreaterClaim, v: Verdict) -> None:
+        found = self._reported_arms(c)
+        if found is None:
             return
-        (rep_a, n_a), (rep_b, n_b) = ra, rb
+        rep_a, n_a, rep_b, n_b = found
         if rep_a.spread is None or rep_b.spread is None or not n_a or not n_b:
             holds = rep_a.mean - rep_b.mean > c.by
             v.writeup = (f"{rep_a.text} vs {rep_b.text}, "
@@ -460,11 +467,10 @@ class Judge:
 
     def _writeup_non_inferior(self, c: NonInferiorClaim, v: Verdict) -> None:
         """Do the write-up's own numbers show a no worse than b by more than the margin?"""
-        ra = self.reported_for(c.metric, c.a, c.index)
-        rb = self.reported_for(c.metric, c.b, c.index if c.index_b is None else c.index_b)
-        if not ra or not rb:
+        found = self._reported_arms(c)
+        if found is None:
             return
-        (rep_a, n_a), (rep_b, n_b) = ra, rb
+        rep_a, n_a, rep_b, n_b = found
         higher = self.higher_is_better(c.metric, c.higher_is_better)
         bound = -c.margin if higher else c.margin
         gap = rep_a.mean - rep_b.mean - bound

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -315,31 +315,33 @@ class GreaterClaim(TwoArms):
     significant: bool = False  # the write-up calls the difference significant
 
 
-class EquivalentClaim(TwoArms, MarginSpec):
-    """a and b within ±margin of each other (TOST). Two arms have no reported number to
-    scale a default margin by, so the claim states its margin and why."""
+class StatedMargin(MarginSpec):
+    """Two arms have no reported number to scale a default margin by, so a claim between
+    them states its margin and why."""
 
-    kind: Literal["equivalent"]
+    noun: ClassVar[str] = "a claim between two arms"
 
     @model_validator(mode="after")
     def _needs_margin(self):
         if self.margin is None:
-            raise ValueError("an equivalence claim states its margin and margin_reason")
+            raise ValueError(f"{self.noun} states its margin and margin_reason")
         return self
 
 
-class NonInferiorClaim(TwoArms, MarginSpec):
+class EquivalentClaim(TwoArms, StatedMargin):
+    """a and b within ±margin of each other (TOST)."""
+
+    noun: ClassVar[str] = "an equivalence claim"
+    kind: Literal["equivalent"]
+
+
+class NonInferiorClaim(TwoArms, StatedMargin):
     """a no worse than b by more than the margin ("equivalent or better", "without
     sacrificing"); better is the metric's ``higher_is_better`` unless the claim says."""
 
+    noun: ClassVar[str] = "a non-inferiority claim"
     kind: Literal["non_inferior"]
     higher_is_better: bool | None = None
-
-    @model_validator(mode="after")
-    def _needs_margin(self):
-        if self.margin is None:
-            raise ValueError("a non-inferiority claim states its margin and margin_reason")
-        return self
 
 
 class ValueClaim(OneArm, MarginSpec):
