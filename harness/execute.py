@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .allocator import keep_large_blocks
 from .determinism import fingerprint, seed_everything
 from .machine import cpu_model
 from .plan import Cell
@@ -64,6 +65,7 @@ def execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path 
                  artifacts: Path | None = None) -> CellRecord:
     """Run ``cell`` in this process. Exceptions from the task become a failed record;
     KeyboardInterrupt and SystemExit pass through so the user can stop a run."""
+    keep_large_blocks()
     with suite_threads(suite, device):
         return _execute_cell(suite, cell, device, data_dir, progress, artifacts)
 
@@ -119,6 +121,7 @@ def execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
     """Run cells through the task's batched form; each gets its own record (wall time is
     the batch's, shared out). If the batched form itself raises, the cells run one by one
     so that one bad cell cannot fail the others."""
+    keep_large_blocks()
     with suite_threads(suite, device):
         return _execute_batch(suite, cells, device, data_dir, progress, artifacts)
 

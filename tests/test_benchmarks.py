@@ -50,3 +50,20 @@ def test_calibration_cache_benchmark_times_both_ways_with_identical_metrics():
     assert re.search(r"each cell trains its grid: +[\d.]+ s +1\.00x$", out, re.M), out
     assert re.search(r"one grid, shared: +[\d.]+ s +[\d.]+x +stored metrics identical: True$",
                      out, re.M), out
+
+
+@needs_mnist
+def test_allocator_benchmark_prints_both_ways_and_the_same_bits():
+    out = bench("bench_allocator.py", "--steps", "5", "--repeats", "1", "--data-dir", str(DATA))
+    assert re.search(r"default malloc: +[\d.]+ ms/step .*in effect: False", out), out
+    assert re.search(r"kept malloc: +[\d.]+ ms/step .*in effect: True", out), out
+    assert "trained weights the same bits every run: True" in out, out
+
+
+@needs_mnist
+def test_fused_adam_benchmark_prints_each_way_against_the_default():
+    out = bench("bench_fused_adam.py", "--steps", "3", "--warmup", "1", "--hidden", "64",
+                "--data-dir", str(DATA))
+    assert re.search(r"hidden +64 +default \(for-loop\): +[\d.]+ ms/step +1\.00x", out), out
+    assert re.search(r"hidden +64 +fused: +[\d.]+ ms/step +[\d.]+x", out), out
+    assert re.search(r"largest \|fused - default\| weight after the steps: ", out), out
