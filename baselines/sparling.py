@@ -58,8 +58,13 @@ class SpatialSparsity(nn.Module):
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
         flat = x.transpose(0, 1).reshape(x.shape[1], -1) if self.per_channel else x.reshape(1, -1)
-        k = min(max(int(flat.shape[1] * (1.0 - self.density)), 1), flat.shape[1])
-        quantile = flat.kthvalue(k, dim=1).values.to(self.threshold.dtype)  # bf16 autocast
+        n = flat.shape[1]
+        k = min(max(int(n * (1.0 - self.density)), 1), n)
+        if n - k + 1 <= n // 16:  # few kept: the (n-k+1)-th largest is the same value, sooner
+            quantile = flat.topk(n - k + 1, dim=1, sorted=False).values.min(dim=1).values
+        else:
+            quantile = flat.kthvalue(k, dim=1).values
+        quantile = quantile.to(self.threshold.dtype)
         if self.fresh:
             self.threshold.copy_(quantile)
             self.fresh = False
@@ -278,7 +283,9 @@ class SparlingNet(nn.Module):
                                        pool, max_len)
 
     def motifs(self, images: torch.Tensor) -> torch.Tensor:
-        return self.bottleneck(self.extractor(images))
+        # the bottleneck in fp32 even under bf16 autocast: its quantile thresholds at
+        # densities near 1e-4 would otherwise cut between bf16's coarse, tied values
+        return self.bottleneck(self.extractor(images).float())
 
     def forward(self, images: torch.Tensor, tokens_in: torch.Tensor):
         m = self.motifs(images)

@@ -95,6 +95,19 @@ class Results:
                             f"number of {shape[0]} x {shape[1]} tiles")
         return done[0].params["seed"], flat.reshape(-1, *shape)[:count]
 
+    def curves(self, where: dict, metrics: list[str], source: str
+               ) -> list[tuple[int, dict[str, list[float]]]]:
+        """(seed, {metric: its points}) of every finished seed of one configuration that
+        returned the curves, in seed order; [] when the tier has no such configuration."""
+        config = self.config_for(where, source)
+        if config is None:
+            return []
+        done = sorted((r for r in self._records(config) if r.status == "done"),
+                      key=lambda r: r.params["seed"])
+        return [(r.params["seed"], {m: [float(v) for v in r.metrics[m]] for m in metrics
+                                    if isinstance(r.metrics.get(m), list)})
+                for r in done]
+
     def summaries(self) -> list[tuple[dict, str, Summary]]:
         """(config, metric label, summary) for every scalar and vector entry, grid order;
         wall-clock (timing) metrics are left out: they never repeat exactly."""

@@ -53,6 +53,45 @@ def plot_tiles(rows: list[tuple[str, int | None, np.ndarray | None]], title: str
     return True
 
 
+def plot_curves(panels, title: str, path: Path, units: dict[str, str]) -> bool:
+    """One panel per curve metric: a colour per configuration, a thin line per seed;
+    returns False when no configuration has a finished seed with the curves.
+    ``panels`` is a report.CurvePanels."""
+    if not any(metrics for _, seeds in panels.rows for _, metrics in seeds):
+        return False
+    n = len(panels.metrics)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.4, 3.4), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for p, metric in enumerate(panels.metrics):
+        ax = axes[0][p]
+        for c, (label, seeds) in enumerate(panels.rows):
+            for s, (_, curves) in enumerate(seeds):
+                points = curves.get(metric)
+                if not points:
+                    continue
+                step = panels.x_step or 1.0
+                x = step * np.arange(1, len(points) + 1)
+                y = np.asarray(points, dtype=float)
+                if metric in panels.log_y:  # a log axis cannot show zero: left out
+                    y = np.where(y > 0, y, np.nan)
+                ax.plot(x, y, color=colours(c % 10), lw=1.2, alpha=0.85,
+                        label=_plain(label) if s == 0 else None)
+        if metric in panels.log_y:
+            ax.set_yscale("log")
+        unit = units.get(metric, "")
+        ax.set_title(_plain(metric + (f" ({unit})" if unit else "")), fontsize=9)
+        ax.set_xlabel(_plain(panels.x_label), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle(_plain(title), fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80, metadata={"Software": None})
+    plt.close(fig)
+    return True
+
+
 def _clipped(low: float, mean: float, high: float, percent: bool) -> tuple[float, float]:
     """Error bar lengths below and above the mean; a percentage's bar stays in [0, 100]."""
     if not np.isfinite(mean):

@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from .landing import LEGEND, suite_cards
 from .md_text import md_code, md_escape
-from .plots import plot_table, plot_tiles
+from .plots import plot_curves, plot_table, plot_tiles
 from .report import (
     MARKS,
     SEED_STATS_HEADERS,
@@ -80,7 +80,9 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
                 path.read_bytes()).decode()
     for figure in model.figures:
         path = plot_dir / f"{figure.id}.png"
-        if plot_tiles(figure.rows, figure.title, path):
+        drawn = (plot_curves(figure.curves, figure.title, path, model.units)
+                 if figure.curves else plot_tiles(figure.rows, figure.title, path))
+        if drawn:
             plots[figure.id] = f"{stem}/{figure.id}.png"
             images[figure.id] = "data:image/png;base64," + base64.b64encode(
                 path.read_bytes()).decode()

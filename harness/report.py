@@ -77,11 +77,23 @@ class RenderedTable:
 
 
 @dataclass
+class CurvePanels:
+    """What a [[curves]] figure draws: per configuration, each seed's points per metric."""
+
+    metrics: list[str]
+    rows: list[tuple[str, list[tuple[int, dict[str, list[float]]]]]]  # (label, seeds)
+    x_step: float | None  # the k-th point lies at k x this; None: at k
+    x_label: str
+    log_y: list[str]
+
+
+@dataclass
 class RenderedFigure:
     id: str
     title: str
     note: str
     rows: list[tuple[str, int | None, object]]  # (label, seed, tiles array or None)
+    curves: CurvePanels | None = None  # a [[curves]] figure instead of tiles
 
 
 @dataclass
@@ -226,7 +238,7 @@ def build(run: RunResult, command: str) -> ReportModel:
     judge = Judge(suite.claims, results, str(suite.folder / "claims.toml"))
     table_results = judge.tables()
     claims = judge.claims_verdicts()
-    scale.apply(plan, suite.claims.claim, claims, table_results)
+    scale.apply(plan, suite.claims.claim, claims, table_results, results)
     table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
     holm_over_report(claims + table_verdicts, suite.claims.source.alpha)
     counts = Counter(v.verdict for v in claims)
@@ -275,7 +287,7 @@ def build(run: RunResult, command: str) -> ReportModel:
     return ReportModel(
         suite=suite.name, title=suite.spec.title, writeup=suite.spec.writeup, tier=plan.tier,
         tier_description=suite.spec.tiers[plan.tier].description, command=command,
-        scale=scale.summary(plan),
+        scale=scale.summary(plan, results),
         choices=dict(suite.spec.choices), provenance=provenance, tuning=tuning,
         tables=[render_table(t, suite.claims.source.alpha) for t in table_results],
         claims=claims,
@@ -306,6 +318,14 @@ def figures(results: Results, source: str) -> list[RenderedFigure]:
             found = results.tiles(row.where, fig.metric, shape, fig.tiles, fig.seed, source)
             rows.append((row.label, *(found if found else (None, None))))
         out.append(RenderedFigure(fig.id, fig.title, fig.note, rows))
+    for fig in results.plan.suite.claims.curves:
+        step = None
+        if fig.x_param is not None:
+            step = results.plan.params.get(fig.x_param)
+            step = float(step) if isinstance(step, (int, float)) else None
+        lines = [(row.label, results.curves(row.where, fig.metrics, source)) for row in fig.row]
+        out.append(RenderedFigure(fig.id, fig.title, fig.note, [], CurvePanels(
+            list(fig.metrics), lines, step, fig.x_label, list(fig.log_y))))
     return out
 
 

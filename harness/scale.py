@@ -9,18 +9,28 @@ write-up's settings it is "not comparable at this tier", naming the tiers that w
 test it, and its numbers are kept in the reason. Verdicts on the write-up against
 itself and on metrics that declare ``depends_on = []`` do not depend on scale. What no
 tier reproduces (``[scale].unmatched``, e.g. the write-up's data) differs at every tier.
+
+A tier may stand for the write-up's scale (``stands_for_scale`` in suite.toml): it runs
+other settings but reproduces the regime the claims are about, and its own run must show
+that it did. When the run meets every requirement, its verdicts are judged, except on
+metrics bound to a setting it changes (a density on a smaller canvas) and on
+configurations that did not learn the task at its budget; when the run falls short, every
+scale-dependent verdict is not comparable and says which requirement failed, by how much.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import operator
 from dataclasses import dataclass
 
+from .aggregate import Results
 from .plan import Plan, resolve
-from .specs import ClaimSpec
+from .specs import ClaimSpec, LearnedSpec, MetricSpec, StandsForScale
 from .verdict import JUDGED, NOT_COMPARABLE, TableResult, Verdict
 
-__all__ = ["NOT_COMPARABLE", "apply", "deviations", "summary"]
+__all__ = ["NOT_COMPARABLE", "Standing", "apply", "deviations", "standing", "summary"]
 TUNING_TRIALS = "tuning_trials"  # the key of the write-up's tuning budget
 
 
@@ -66,8 +76,9 @@ def deviations(plan: Plan, grid: str | None = None) -> list[Deviation]:
     return out + [Deviation(k, ours, None, unmatched=True) for k, ours in spec.unmatched.items()]
 
 
-def summary(plan: Plan) -> str:
-    """One sentence for the report's heading: the tier against the write-up's settings."""
+def summary(plan: Plan, results: Results | None = None) -> str:
+    """One sentence for the report's heading: the tier against the write-up's settings
+    (and, for a tier that stands for them, whether ``results`` show its regime)."""
     if plan.suite.spec.scale is None:
         return ("The suite does not declare the write-up's settings ([scale]): verdicts are "
                 "given as if this tier were the write-up's experiment.")
@@ -82,42 +93,146 @@ def summary(plan: Plan) -> str:
     note = f" (Settings: {spec.note}.)" if spec.note else ""
     if not parts:
         return f"This tier runs the write-up's stated settings.{note}"
+    stand = standing(plan, results) if results is not None else None
+    if stand is not None:
+        return (f"This tier differs from the write-up's settings ({'; '.join(parts)}) and "
+                f"stands for its scale: {stand.rule.why} {stand.text()}{note}")
     return (f"This tier differs from the write-up's settings ({'; '.join(parts)}): verdicts "
             f"that depend on them are not comparable here.{note}")
 
 
-def _relevant(devs: list[Deviation], depends_on: list[str] | None) -> list[Deviation]:
-    return devs if depends_on is None else [d for d in devs if d.key in depends_on]
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
-def _tiers_at_scale(tiers: list[Plan], grid: str | None, depends_on: list[str] | None
-                    ) -> list[str]:
-    out = []
-    for other in tiers:
-        if (grid is None or any(g.name == grid for g in other.grids)) and \
-                not _relevant(deviations(other, grid), depends_on):
-            out.append(other.tier)
+def _where_text(where: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in where.items()) or "every configuration"
+
+
+@dataclass
+class Standing:
+    """What the run of a tier that stands for the write-up's scale showed."""
+
+    rule: StandsForScale
+    checks: list[tuple[str, bool]]  # each requirement: its text with the run's value, met
+    unlearned: dict[str, str]  # config key -> why it has not learned (seed mean vs the bar)
+    bound: list[str]  # settings this tier changes that some metric's number is tied to
+
+    @property
+    def met(self) -> bool:
+        return all(ok for _, ok in self.checks)
+
+    def text(self) -> str:
+        shown = "; ".join(text for text, _ in self.checks)
+        if not self.met:
+            return (f"Its run must show every one of: {shown}. It falls short, so verdicts "
+                    f"that depend on the write-up's settings are not comparable here.")
+        out = f"Its run shows the regime ({shown}), so verdicts are judged here"
+        if self.bound:
+            out += f", except on numbers tied to {', '.join(self.bound)}"
+        if self.unlearned:
+            out += (f"; configurations that did not learn the task at this budget are not "
+                    f"comparable: {'; '.join(self.unlearned.values())}")
+        return out + "."
+
+
+def _condition(results: Results, condition: LearnedSpec, where: dict, source: str
+               ) -> tuple[float | None, bool]:
+    """(seed mean, whether it meets the condition); an unmeasured condition is not met."""
+    sel = results.select(where, condition.metric, getattr(condition, "index", None), source)
+    if sel.n == 0:
+        return None, False
+    mean = float(sel.values.mean())
+    return mean, bool(_OPS[condition.op](mean, condition.value))
+
+
+def _condition_text(condition: LearnedSpec, where: dict, mean: float | None) -> str:
+    index = getattr(condition, "index", None)
+    entry = condition.metric + (f"[{index}]" if index is not None else "")
+    value = "not measured" if mean is None else f"{mean:.4g}"
+    return f"{entry} of {_where_text(where)}: {value} (needs {condition.op} {condition.value:g})"
+
+
+def config_key(config: dict) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def standing(plan: Plan, results: Results) -> Standing | None:
+    """The requirements of a tier that stands for the write-up's scale, checked on its
+    run's seed means; None for any other tier."""
+    rule = plan.suite.spec.tiers[plan.tier].stands_for_scale
+    if rule is None:
+        return None
+    source = f"suite.toml: tiers.{plan.tier}.stands_for_scale"
+    checks = []
+    for condition in rule.requires:
+        mean, ok = _condition(results, condition, condition.where, source)
+        checks.append((_condition_text(condition, condition.where, mean), ok))
+    unlearned = {}
+    if rule.learned is not None:
+        for config in results.configs:
+            mean, ok = _condition(results, rule.learned, config, source)
+            if mean is not None and not ok:
+                unlearned[config_key(config)] = _condition_text(rule.learned, config, mean)
+    changed = {d.key for d in deviations(plan)}
+    bound = sorted({k for m in plan.suite.spec.metrics.values() for k in m.bound_to} & changed)
+    return Standing(rule, checks, unlearned, bound)
+
+
+def _relevant(devs: list[Deviation], metric: MetricSpec, stands: bool) -> list[Deviation]:
+    """The deviations a verdict on ``metric`` depends on. At a tier that stands for the
+    write-up's scale (and whose run shows it), only those the metric is bound to, and what
+    no tier reproduces."""
+    out = devs if metric.depends_on is None else [d for d in devs if d.key in metric.depends_on]
+    if stands:
+        out = [d for d in out if d.unmatched or d.key in metric.bound_to]
     return out
 
 
+def _tiers_at_scale(tiers: list[Plan], grid: str | None, metric: MetricSpec) -> list[str]:
+    out = []
+    for other in tiers:
+        stands = other.suite.spec.tiers[other.tier].stands_for_scale is not None
+        if (grid is None or any(g.name == grid for g in other.grids)) and \
+                not _relevant(deviations(other, grid), metric, stands):
+            out.append(other.tier + (" (when its run shows the regime)" if stands else ""))
+    return out
 
 
 def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | None],
-                    depends_on: list[str] | None) -> None:
+                    metric: MetricSpec, stand: Standing | None, configs: list[str]) -> None:
     if v.verdict not in JUDGED:
         return
     devs: dict[str, Deviation] = {}
     for grid in grids:
-        devs.update((d.key, d) for d in _relevant(deviations(plan, grid), depends_on))
+        devs.update((d.key, d) for d in _relevant(deviations(plan, grid), metric, False))
     if not devs:
         return
-    at_scale = sorted(set.intersection(*(set(_tiers_at_scale(tiers, g, depends_on))
+    shown = "; ".join(d.text() for d in devs.values())
+    if stand is None:
+        why = f"which runs {shown}"
+    elif not stand.met:
+        short = "; ".join(text for text, ok in stand.checks if not ok)
+        why = (f"which runs {shown} and stands for the write-up's scale only when its run "
+               f"shows the regime, which this run does not ({short})")
+    else:
+        bound = {d.key: d for grid in grids
+                 for d in _relevant(deviations(plan, grid), metric, True)}
+        missing = [stand.unlearned[k] for k in configs if k in stand.unlearned]
+        if bound:
+            why = (f"which stands for the write-up's scale but runs "
+                   f"{'; '.join(d.text() for d in bound.values())}, and this number is tied "
+                   f"to {'it' if len(bound) == 1 else 'them'}")
+        elif missing:
+            why = (f"where a configuration compared here has not learned the task at this "
+                   f"tier's budget ({'; '.join(missing)})")
+        else:
+            return  # the tier stands for the write-up's scale: judged
+    at_scale = sorted(set.intersection(*(set(_tiers_at_scale(tiers, g, metric))
                                          for g in grids)))
     test = (f"the tier{'s' if len(at_scale) > 1 else ''} {', '.join(at_scale)} "
             f"would test it" if at_scale else
             "no tier of this suite runs the write-up's settings")
-    v.reason = (f"Not comparable at tier {plan.tier}, which runs "
-                f"{'; '.join(d.text() for d in devs.values())}: {test}. "
+    v.reason = (f"Not comparable at tier {plan.tier}, {why}: {test}. "
                 f"At this tier ({v.verdict}, before the report's Holm correction): "
                 f"{v.reason}")
     v.verdict = NOT_COMPARABLE
@@ -128,24 +243,36 @@ def _grid_of(plan: Plan, where: dict | None) -> str | None:
     return (where or {}).get("grid") if plan.grids else None
 
 
+def _configs(results: Results | None, wheres: list[dict]) -> list[str]:
+    """The keys of the configurations ``wheres`` select (those the tier has)."""
+    if results is None:
+        return []
+    found = [results.config_for(w, "claims.toml") for w in wheres]
+    return [config_key(c) for c in found if c is not None]
+
+
 def apply(plan: Plan, claims: list[ClaimSpec], verdicts: list[Verdict],
-          tables: list[TableResult]) -> None:
+          tables: list[TableResult], results: Results | None = None) -> None:
     """Turn the scale-dependent verdicts of a tier that differs from the write-up's
     settings into "not comparable" (in place). ``verdicts`` are the claims' verdicts, in
-    the order of ``claims``."""
+    the order of ``claims``; ``results`` (the tier's) decide whether a tier that stands
+    for the write-up's scale shows its regime."""
     metrics = plan.suite.spec.metrics
     tiers = [resolve(plan.suite, t) for t in plan.suite.tiers]  # once per report
+    stand = standing(plan, results) if results is not None else None
     for claim, verdict in zip(claims, verdicts, strict=True):
         metric = getattr(claim, "metric", None)
         if metric is None:  # the write-up against itself, or not testable
             continue
         b = getattr(claim, "b", None)
         grids = {_grid_of(plan, claim.a)} | ({_grid_of(plan, b)} if b else set())
-        _not_comparable(verdict, plan, tiers, grids, metrics[metric].depends_on)
+        wheres = [claim.a] + ([b] if b else [])
+        _not_comparable(verdict, plan, tiers, grids, metrics[metric], stand,
+                        _configs(results, wheres))
     for table in tables:
         for (r, key), cell in table.cells.items():
             col = next(c for c in table.spec.columns if c.key == key)
             where = {**table.spec.row[r].where, **col.where}
             for verdict in cell.verdicts:
                 _not_comparable(verdict, plan, tiers, {_grid_of(plan, where)},
-                                metrics[col.metric].depends_on)
+                                metrics[col.metric], stand, _configs(results, [where]))

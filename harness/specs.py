@@ -46,6 +46,10 @@ class MetricSpec(Strict):
     depends_on: list[Name] | None = None
     higher_is_better: bool | None = None  # which way is better, for chance and non-inferiority
     chance: float | None = None  # what a model that learned nothing scores
+    # Settings of [scale] whose own values this metric's number is tied to (a density on a
+    # canvas of a given size): a tier that stands for the write-up's scale with other
+    # values of them still cannot compare it (harness/scale.py)
+    bound_to: list[Name] = []
 
     @model_validator(mode="after")
     def _image_shape(self) -> MetricSpec:
@@ -104,6 +108,37 @@ class GridSpec(Strict):
     params: dict[Name, Scalar] = {}
 
 
+Comparison = Literal["<", "<=", ">", ">="]
+
+
+class LearnedSpec(Strict):
+    """What a configuration's seed mean of a scalar metric must reach to count as having
+    learned the task."""
+
+    metric: Name
+    op: Comparison
+    value: float
+
+
+class RegimeCondition(LearnedSpec):
+    """A measured condition, on one configuration's seed mean."""
+
+    where: Where = {}
+    index: Annotated[int, Field(ge=0)] | None = None  # an entry of a vector metric
+
+
+class StandsForScale(Strict):
+    """A tier that runs other settings than the write-up's but reproduces the regime its
+    claims are about (a smaller canvas annealed to the same activity per motif, say).
+    Its run must show that it did (``requires``); then verdicts are judged there, except
+    on metrics bound to a setting it changes (``MetricSpec.bound_to``) and on
+    configurations that did not learn the task at its budget (``learned``)."""
+
+    why: Annotated[str, Field(min_length=1)]
+    requires: Annotated[list[RegimeCondition], Field(min_length=1)]
+    learned: LearnedSpec | None = None
+
+
 class TierSpec(Strict):
     description: str = ""
     seeds: Seeds | None = None
@@ -111,6 +146,7 @@ class TierSpec(Strict):
     params: dict[Name, Scalar] = {}
     factors: dict[Name, Annotated[list[Scalar], Field(min_length=1)]] = {}
     tuning: TuningOverride | None = None
+    stands_for_scale: StandsForScale | None = None
 
 
 class ScaleGridSpec(Strict):
@@ -283,6 +319,22 @@ class FigureSpec(Strict):
     note: str = ""
 
 
+class CurvesSpec(Strict):
+    """Curve metrics (one value per evaluation during training) against training progress:
+    a panel per metric, a colour per configuration, a line per seed. No verdict: the
+    picture shows how a run got where its numbers are (or why it did not)."""
+
+    id: Name
+    title: str
+    metrics: Annotated[list[Name], Field(min_length=1, max_length=4)]
+    row: Annotated[list[FigureRowSpec], Field(min_length=1, max_length=10)]
+    # the k-th point (from 1) lies at k x this parameter (e.g. val_every steps); None: at k
+    x_param: Name | None = None
+    x_label: str = "evaluation"
+    log_y: list[Name] = []  # panels drawn on a log scale (a density annealed geometrically)
+    note: str = ""
+
+
 ClaimId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 
 
@@ -394,6 +446,7 @@ class ClaimsSpec(Strict):
     source: SourceSpec
     table: list[TableSpec] = []
     figure: list[FigureSpec] = []
+    curves: list[CurvesSpec] = []
     claim: list[ClaimSpec] = []
 
     @model_validator(mode="before")

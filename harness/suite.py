@@ -314,10 +314,40 @@ def _check_scale(path: Path, spec: SuiteSpec) -> None:
                 stated.add(name)
         stated |= set(spec.scale.unmatched)
     for metric, m in spec.metrics.items():
-        for i, name in enumerate(m.depends_on or []):
-            if name not in stated:
-                raise SpecError(path, f"metrics.{metric}.depends_on[{i}]", f"{name!r} is not "
-                                f"one of the write-up's settings in [scale]: {sorted(stated)}")
+        for field in ("depends_on", "bound_to"):
+            for i, name in enumerate(getattr(m, field) or []):
+                if name not in stated:
+                    raise SpecError(path, f"metrics.{metric}.{field}[{i}]", f"{name!r} is not "
+                                    f"one of the write-up's settings in [scale]: "
+                                    f"{sorted(stated)}")
+    for tier_name, tier in spec.tiers.items():
+        if tier.stands_for_scale is not None:
+            _check_stands_for_scale(path, spec, f"tiers.{tier_name}.stands_for_scale",
+                                    tier.stands_for_scale)
+
+
+def _check_stands_for_scale(path: Path, spec: SuiteSpec, key: str, stand) -> None:
+    """The conditions name metrics the task returns and factors of the suite."""
+    if spec.scale is None:
+        raise SpecError(path, key, "the suite declares no [scale] for the tier to stand for")
+    factors = spec.factor_values()
+    conditions = [(f"{key}.requires[{i}]", c) for i, c in enumerate(stand.requires)]
+    if stand.learned is not None:
+        conditions.append((f"{key}.learned", stand.learned))
+    for where_key, condition in conditions:
+        metric = spec.metrics.get(condition.metric)
+        if metric is None or metric.kind not in ("scalar", "vector"):
+            raise SpecError(path, f"{where_key}.metric", f"{condition.metric!r} is not a scalar "
+                            f"or vector metric of [metrics]")
+        index = getattr(condition, "index", None)
+        if (index is not None) != (metric.kind == "vector"):
+            raise SpecError(path, f"{where_key}.index" if index is not None else where_key,
+                            "a vector metric needs index (learned takes scalars only), a "
+                            "scalar takes none")
+        for name, value in getattr(condition, "where", {}).items():
+            if name not in factors or value not in factors[name]:
+                raise SpecError(path, f"{where_key}.where.{name}", f"{name} = {value!r} is not "
+                                f"a factor value of the suite: {factors}")
 
 
 class _Problems:
@@ -439,6 +469,25 @@ def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
             problems.add(f"{fkey}.metric", f"{figure.metric!r} is not an image metric of the "
                          f"suite; its image metrics are {images}")
         for r, row in enumerate(figure.row):
+            _check_where(problems, f"{fkey}.row[{r}].where", row.where, spec)
+    for f, curves in enumerate(claims.curves):
+        fkey = f"curves[{f}]"
+        if curves.id in table_ids:
+            problems.add(f"{fkey}.id", f"duplicate table or figure id {curves.id!r}")
+        table_ids.add(curves.id)
+        for m, metric in enumerate(curves.metrics):
+            if metric not in spec.metrics or spec.metrics[metric].kind != "curve":
+                known = sorted(n for n, s in spec.metrics.items() if s.kind == "curve")
+                problems.add(f"{fkey}.metrics[{m}]", f"{metric!r} is not a curve metric of the "
+                             f"suite; its curve metrics are {known}")
+        for m, metric in enumerate(curves.log_y):
+            if metric not in curves.metrics:
+                problems.add(f"{fkey}.log_y[{m}]", f"{metric!r} is not one of this figure's "
+                             f"metrics {curves.metrics}")
+        if curves.x_param is not None and curves.x_param not in spec.params:
+            problems.add(f"{fkey}.x_param", f"{curves.x_param!r} is not a parameter of "
+                         "[params]")
+        for r, row in enumerate(curves.row):
             _check_where(problems, f"{fkey}.row[{r}].where", row.where, spec)
     ids: set[str] = set()
     for i, claim in enumerate(claims.claim):

@@ -356,3 +356,28 @@ def test_a_columns_own_margin_and_its_reason_are_shown_under_its_table(
         ["Score: no verdict: the toy write-up gives no run count"]
     assert model.tables[0].result.cells[(0, "score")].verdict is None
     assert "verdict" not in model.tables[0].headers and "vs chance" in model.tables[0].headers
+
+
+def test_curves_are_drawn_per_configuration_and_checked_on_load(toy: Path, store_path: Path,
+                                                                tmp_path: Path):
+    curves = ('\n[[curves]]\nid = "training"\ntitle = "Training curves"\n'
+              'metrics = ["curve"]\nx_param = "lr"\nx_label = "step"\nlog_y = ["curve"]\n'
+              'row = [{ label = "A", where = { arm = "a" } }, '
+              '{ label = "B", where = { arm = "b" } }]\n')
+    with open(toy / "claims.toml", "a") as f:
+        f.write(curves)
+    result, _ = run_toy(toy, store_path)
+    model = build(result, "cmd")
+    [figure] = [f for f in model.figures if f.id == "training"]
+    assert [label for label, _ in figure.curves.rows] == ["A", "B"]
+    assert all(len(seeds) == 3 for _, seeds in figure.curves.rows)  # a line per seed (smoke)
+    assert figure.curves.rows[0][1][0][1]["curve"] == [1.0, 0.5, 0.25]
+    paths = write_suite_report(model, tmp_path / "out")
+    assert paths["training"].stat().st_size > 1000
+    assert "training.png" in paths["md"].read_text()
+    assert "data:image/png;base64," in paths["html"].read_text()
+    # a metric that is not a curve is an error naming the field
+    text = (toy / "claims.toml").read_text().replace('metrics = ["curve"]', 'metrics = ["score"]')
+    (toy / "claims.toml").write_text(text.replace('log_y = ["curve"]', "log_y = []"))
+    with pytest.raises(Exception, match=r"curves\[0\]\.metrics\[0\]: 'score' is not a curve"):
+        run_toy(toy, store_path)

@@ -108,3 +108,74 @@ def test_what_no_tier_reproduces_makes_every_tier_differ(toy: Path, tmp_path: Pa
     assert "data: our own data (the write-up's is not reproduced)" in by_id["a-beats-b"].reason
     assert "no tier of this suite runs the write-up's settings" in by_id["a-beats-b"].reason
     assert by_id["size-deterministic"].verdict in JUDGED  # depends on spread only
+
+
+def stands_for_scale(toy: Path, requires: str, learned: str = "") -> None:
+    """The smoke tier (spread 0.6) stands for the write-up's scale (spread 0.5)."""
+    at_scale_smoke_differs(toy)
+    with open(toy / "suite.toml", "a") as f:
+        f.write(f'\n[tiers.smoke.stands_for_scale]\nwhy = "a toy regime."\n'
+                f"requires = [{requires}]\n{learned}")
+
+
+def test_a_tier_that_shows_the_write_ups_regime_is_judged(toy: Path, tmp_path: Path):
+    stands_for_scale(toy, '{ metric = "score", where = { arm = "a" }, op = ">=", value = 5.0 }')
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    by_id = {v.id: v for v in smoke.claims}
+    for vid in ["a-beats-b", "a-equals-c"]:
+        assert by_id[vid].verdict in JUDGED, by_id[vid].reason
+    assert by_id["a-beats-b"].p_holm is not None  # among the report's tests
+    assert "stands for its scale: a toy regime." in smoke.scale
+    assert "score of arm = a:" in smoke.scale and "(needs >= 5)" in smoke.scale
+    assert "Its run shows the regime" in smoke.scale
+
+
+def test_a_tier_whose_run_falls_short_of_the_regime_is_not_comparable(toy: Path,
+                                                                      tmp_path: Path):
+    stands_for_scale(toy, '{ metric = "score", where = { arm = "a" }, op = ">=", value = 50.0 }')
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    verdict = next(v for v in smoke.claims if v.id == "a-beats-b")
+    assert verdict.verdict == NOT_COMPARABLE
+    assert "only when its run shows the regime, which this run does not" in verdict.reason
+    assert "score of arm = a: " in verdict.reason and "(needs >= 50)" in verdict.reason
+    assert "It falls short" in smoke.scale
+    # the write-up against itself does not depend on scale
+    assert next(v for v in smoke.claims if v.id == "internal-sum").verdict in JUDGED
+
+
+def test_a_configuration_that_did_not_learn_is_not_comparable(toy: Path, tmp_path: Path):
+    # arm b's scores lie near 5, a's and c's near 10: b has not learned by this bar
+    stands_for_scale(toy, '{ metric = "score", where = { arm = "a" }, op = ">=", value = 5.0 }',
+                     'learned = { metric = "score", op = ">=", value = 7.5 }\n')
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    by_id = {v.id: v for v in smoke.claims}
+    for vid in ["a-beats-b", "b-beats-a"]:
+        assert by_id[vid].verdict == NOT_COMPARABLE
+        assert "has not learned the task at this tier's budget" in by_id[vid].reason
+        assert "score of arm = b: " in by_id[vid].reason
+    assert by_id["a-equals-c"].verdict in JUDGED  # both arms learned
+    assert "did not learn the task at this budget are not comparable: score of arm = b" \
+        in smoke.scale
+
+
+def test_a_metric_bound_to_a_changed_setting_stays_not_comparable(toy: Path, tmp_path: Path):
+    stands_for_scale(toy, '{ metric = "score", where = { arm = "a" }, op = ">=", value = 5.0 }')
+    edit(toy / "suite.toml", "score = { unit = \"pts\" }",
+         "score = { unit = \"pts\", bound_to = [\"spread\"] }")
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    verdict = next(v for v in smoke.claims if v.id == "a-beats-b")
+    assert verdict.verdict == NOT_COMPARABLE
+    assert "this number is tied to it" in verdict.reason
+    assert "except on numbers tied to spread" in smoke.scale
+    assert next(v for v in smoke.claims if v.id == "size-deterministic").verdict in JUDGED
+
+
+def test_stands_for_scale_names_what_exists(toy: Path):
+    stands_for_scale(toy, '{ metric = "scroe", where = { arm = "a" }, op = ">=", value = 5.0 }')
+    try:
+        load_suite(str(toy))
+    except Exception as e:  # noqa: BLE001 - the message is what is tested
+        assert "tiers.smoke.stands_for_scale.requires[0].metric" in str(e)
+        assert "'scroe'" in str(e)
+    else:
+        raise AssertionError("an unknown metric in stands_for_scale was accepted")

@@ -38,6 +38,19 @@ def test_mt_reaches_the_target_density_per_channel_after_warm_up():
     assert per_channel.min().item() > 0.005 and per_channel.max().item() < 0.02
 
 
+@pytest.mark.parametrize("density", [0.5, 0.06, 0.01, 2.8e-4, 1e-6])
+def test_the_quantile_is_the_kth_value_exactly_whichever_way_it_is_found(density: float):
+    # at low densities the layer takes the smallest of the top values instead of kthvalue
+    gen = torch.Generator().manual_seed(2)
+    x = channel_data(16, gen)
+    x[:, :, :4] = x[:, :, 4:8]  # ties
+    layer = SpatialSparsity(10, density=density).train()
+    layer(x)
+    flat = x.transpose(0, 1).reshape(10, -1)
+    k = min(max(int(flat.shape[1] * (1.0 - density)), 1), flat.shape[1])
+    assert torch.equal(layer.threshold, flat.kthvalue(k, dim=1).values)
+
+
 def test_thresholds_are_frozen_in_eval_and_get_no_gradient():
     gen = torch.Generator().manual_seed(1)
     layer = SpatialSparsity(10, density=0.05)
