@@ -50,6 +50,10 @@ class Results:
                             f"at tier {self.plan.tier!r}; also give {free}")
         return matches[0]
 
+    def ran(self, config: dict) -> bool:
+        """Whether this configuration has any stored cell (finished or failed)."""
+        return bool(self._records(config))
+
     def _records(self, config: dict) -> list[CellRecord]:
         return [r for r in self.records if all(r.params.get(k) == v for k, v in config.items())]
 

@@ -128,7 +128,7 @@ class Standing:
                     f"that depend on the write-up's settings are not comparable here.")
         out = f"Its run shows the regime ({shown}), so verdicts are judged here"
         if self.bound:
-            out += f", except on numbers tied to {', '.join(self.bound)}"
+            out += f", except on numbers that depend on {', '.join(self.bound)}"
         if self.unlearned:
             out += (f"; configurations that did not learn the task at this budget are not "
                     f"comparable: {'; '.join(self.unlearned.values())}")
@@ -136,20 +136,27 @@ class Standing:
 
 
 def _condition(results: Results, condition: LearnedSpec, where: dict, source: str
-               ) -> tuple[float | None, bool]:
-    """(seed mean, whether it meets the condition); an unmeasured condition is not met."""
-    sel = results.select(where, condition.metric, getattr(condition, "index", None), source)
-    if sel.n == 0:
-        return None, False
-    mean = float(sel.values.mean())
-    return mean, bool(_OPS[condition.op](mean, condition.value))
-
-
-def _condition_text(condition: LearnedSpec, where: dict, mean: float | None) -> str:
+               ) -> tuple[str, bool]:
+    """(text with the run's values, met) of a condition on every configuration ``where``
+    selects. A configuration with a failed seed, or with no finished seed that returned
+    the metric, does not meet it; nor does a ``where`` that selects none."""
+    configs = [c for c in results.configs if all(c.get(k) == v for k, v in where.items())]
     index = getattr(condition, "index", None)
     entry = condition.metric + (f"[{index}]" if index is not None else "")
-    value = "not measured" if mean is None else f"{mean:.4g}"
-    return f"{entry} of {_where_text(where)}: {value} (needs {condition.op} {condition.value:g})"
+    parts, met = [], bool(configs)
+    for config in configs:
+        sel = results.select(config, condition.metric, index, source)
+        if sel.n == 0:
+            value, ok = "not measured", False
+        else:
+            mean = float(sel.values.mean())
+            ok = bool(_OPS[condition.op](mean, condition.value)) and sel.failed == 0
+            value = f"{mean:.4g} (n = {sel.n}" + (f", {sel.failed} failed" if sel.failed
+                                                 else "") + ")"
+        parts.append(f"{entry} of {_where_text(config)}: {value}")
+        met = met and ok
+    shown = "; ".join(parts) or f"{entry} of {_where_text(where)}: no such configuration"
+    return f"{shown} (needs {condition.op} {condition.value:g})", met
 
 
 def config_key(config: dict) -> str:
@@ -163,18 +170,20 @@ def standing(plan: Plan, results: Results) -> Standing | None:
     if rule is None:
         return None
     source = f"suite.toml: tiers.{plan.tier}.stands_for_scale"
-    checks = []
-    for condition in rule.requires:
-        mean, ok = _condition(results, condition, condition.where, source)
-        checks.append((_condition_text(condition, condition.where, mean), ok))
+    checks = [_condition(results, condition, condition.where, source)
+              for condition in rule.requires]
     unlearned = {}
     if rule.learned is not None:
         for config in results.configs:
-            mean, ok = _condition(results, rule.learned, config, source)
-            if mean is not None and not ok:
-                unlearned[config_key(config)] = _condition_text(rule.learned, config, mean)
-    changed = {d.key for d in deviations(plan)}
-    bound = sorted({k for m in plan.suite.spec.metrics.values() for k in m.bound_to} & changed)
+            if not results.ran(config):
+                continue  # not run at this tier (a cut): nothing compares it
+            text, ok = _condition(results, rule.learned, config, source)
+            if not ok:  # below the bar, a failed seed, or never measured
+                unlearned[config_key(config)] = text
+    devs = deviations(plan)
+    changed = {d.key for d in devs}
+    bound = sorted(({k for m in plan.suite.spec.metrics.values() for k in m.bound_to} & changed)
+                   | {d.key for d in devs if d.unmatched})  # what no tier reproduces
     return Standing(rule, checks, unlearned, bound)
 
 
@@ -188,9 +197,12 @@ def _relevant(devs: list[Deviation], metric: MetricSpec, stands: bool) -> list[D
     return out
 
 
-def _tiers_at_scale(tiers: list[Plan], grid: str | None, metric: MetricSpec) -> list[str]:
+def _tiers_at_scale(tiers: list[Plan], grid: str | None, metric: MetricSpec,
+                    current: str) -> list[str]:
     out = []
     for other in tiers:
+        if other.tier == current:
+            continue
         stands = other.suite.spec.tiers[other.tier].stands_for_scale is not None
         if (grid is None or any(g.name == grid for g in other.grids)) and \
                 not _relevant(deviations(other, grid), metric, stands):
@@ -220,14 +232,17 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
         missing = [stand.unlearned[k] for k in configs if k in stand.unlearned]
         if bound:
             why = (f"which stands for the write-up's scale but runs "
-                   f"{'; '.join(d.text() for d in bound.values())}, and this number is tied "
-                   f"to {'it' if len(bound) == 1 else 'them'}")
+                   f"{'; '.join(d.text() for d in bound.values())}, and this number depends "
+                   f"on {'it' if len(bound) == 1 else 'them'}")
         elif missing:
             why = (f"where a configuration compared here has not learned the task at this "
                    f"tier's budget ({'; '.join(missing)})")
-        else:
-            return  # the tier stands for the write-up's scale: judged
-    at_scale = sorted(set.intersection(*(set(_tiers_at_scale(tiers, g, metric))
+        else:  # judged, and the reason says where
+            v.reason = (f"Judged at tier {plan.tier}, which runs {shown} and stands for the "
+                        f"write-up's scale: its run shows the regime "
+                        f"({'; '.join(text for text, _ in stand.checks)}). {v.reason}")
+            return
+    at_scale = sorted(set.intersection(*(set(_tiers_at_scale(tiers, g, metric, plan.tier))
                                          for g in grids)))
     test = (f"the tier{'s' if len(at_scale) > 1 else ''} {', '.join(at_scale)} "
             f"would test it" if at_scale else

@@ -320,6 +320,12 @@ def _check_scale(path: Path, spec: SuiteSpec) -> None:
                     raise SpecError(path, f"metrics.{metric}.{field}[{i}]", f"{name!r} is not "
                                     f"one of the write-up's settings in [scale]: "
                                     f"{sorted(stated)}")
+        if m.depends_on is not None:
+            for i, name in enumerate(m.bound_to):
+                if name not in m.depends_on:
+                    raise SpecError(path, f"metrics.{metric}.bound_to[{i}]", f"{name!r} is not "
+                                    f"in depends_on {m.depends_on}: a number bound to a "
+                                    "setting depends on it")
     for tier_name, tier in spec.tiers.items():
         if tier.stands_for_scale is not None:
             _check_stands_for_scale(path, spec, f"tiers.{tier_name}.stands_for_scale",

@@ -165,8 +165,8 @@ def test_a_metric_bound_to_a_changed_setting_stays_not_comparable(toy: Path, tmp
     smoke = report(toy, tmp_path / "s.sqlite", "smoke")
     verdict = next(v for v in smoke.claims if v.id == "a-beats-b")
     assert verdict.verdict == NOT_COMPARABLE
-    assert "this number is tied to it" in verdict.reason
-    assert "except on numbers tied to spread" in smoke.scale
+    assert "this number depends on it" in verdict.reason
+    assert "except on numbers that depend on spread" in smoke.scale
     assert next(v for v in smoke.claims if v.id == "size-deterministic").verdict in JUDGED
 
 
@@ -179,3 +179,64 @@ def test_stands_for_scale_names_what_exists(toy: Path):
         assert "'scroe'" in str(e)
     else:
         raise AssertionError("an unknown metric in stands_for_scale was accepted")
+
+
+def test_a_requirement_holds_for_every_configuration_it_selects(toy: Path, tmp_path: Path):
+    # no where: every arm must meet it; b's scores lie near 5, so >= 7 fails on b alone
+    stands_for_scale(toy, '{ metric = "score", op = ">=", value = 7.0 }')
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    verdict = next(v for v in smoke.claims if v.id == "a-equals-c")
+    assert verdict.verdict == NOT_COMPARABLE
+    assert "score of arm = b: " in verdict.reason and "(n = 3)" in verdict.reason
+    assert "would test it" in verdict.reason and "smoke (when" not in verdict.reason
+
+
+def test_failed_seeds_never_show_the_regime_or_a_learned_task():
+    import numpy as np
+
+    from harness.aggregate import Selection
+    from harness.scale import _condition
+    from harness.specs import LearnedSpec
+
+    class Stub:  # one configuration per arm, with the seeds given
+        configs = [{"arm": "a"}, {"arm": "b"}]
+
+        def __init__(self, sels):
+            self.sels = sels
+
+        def select(self, where, metric, index, source):
+            return self.sels[where["arm"]]
+
+    bar = LearnedSpec(metric="score", op=">=", value=5.0)
+    good = Selection({"arm": "a"}, np.array([9.0, 9.0]))
+    failed = Selection({"arm": "b"}, np.array([9.0, 9.0]), failed=1)
+    unmeasured = Selection({"arm": "b"}, np.array([]))
+    assert _condition(Stub({"a": good, "b": good}), bar, {}, "x")[1] is True
+    text, ok = _condition(Stub({"a": good, "b": failed}), bar, {}, "x")
+    assert not ok and "arm = b: 9 (n = 2, 1 failed)" in text
+    text, ok = _condition(Stub({"a": good, "b": unmeasured}), bar, {}, "x")
+    assert not ok and "arm = b: not measured" in text
+    assert _condition(Stub({"a": good}), bar, {"arm": "z"}, "x") == (
+        "score of arm = z: no such configuration (needs >= 5)", False)
+
+
+def test_a_judged_verdict_says_on_what_standing(toy: Path, tmp_path: Path):
+    stands_for_scale(toy, '{ metric = "score", where = { arm = "c" }, op = ">=", value = 5.0 }')
+    smoke = report(toy, tmp_path / "s.sqlite", "smoke")
+    # (the write-up against itself and size, which no setting changes, need no standing)
+    judged = [v for v in smoke.claims if v.verdict in JUDGED and v.kind != "internal"
+              and v.id != "size-deterministic"]
+    assert judged and all(v.reason.startswith("Judged at tier smoke, which runs spread = 0.6")
+                          for v in judged)
+
+
+def test_a_number_bound_to_a_setting_must_depend_on_it(toy: Path):
+    at_scale_smoke_differs(toy)
+    edit(toy / "suite.toml", "size = { depends_on = [] }",
+         "size = { depends_on = [], bound_to = [\"spread\"] }")
+    try:
+        load_suite(str(toy))
+    except Exception as e:  # noqa: BLE001 - the message is what is tested
+        assert "metrics.size.bound_to[0]" in str(e) and "depends_on" in str(e)
+    else:
+        raise AssertionError("bound_to outside depends_on was accepted")
