@@ -46,10 +46,7 @@ def plot_tiles(rows: list[tuple[str, int | None, np.ndarray | None]], title: str
         axes[r][0].set_ylabel(_plain(name if tiles is not None else f"{label}: not run"),
                               rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle(_plain(title), fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=64, metadata={"Software": None})
-    plt.close(fig)
+    _save(fig, path, 64)
     return True
 
 
@@ -85,11 +82,16 @@ def plot_curves(panels, title: str, path: Path, units: dict[str, str]) -> bool:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle(_plain(title), fontsize=10)
+    _save(fig, path, 80)
+    return True
+
+
+def _save(fig: plt.Figure, path: Path, dpi: int) -> None:
+    """Lay out, write (no timestamped metadata, so the bytes repeat) and close."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, metadata={"Software": None})
+    fig.savefig(path, dpi=dpi, metadata={"Software": None})
     plt.close(fig)
-    return True
 
 
 def _clipped(low: float, mean: float, high: float, percent: bool) -> tuple[float, float]:

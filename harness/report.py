@@ -238,7 +238,8 @@ def build(run: RunResult, command: str) -> ReportModel:
     judge = Judge(suite.claims, results, str(suite.folder / "claims.toml"))
     table_results = judge.tables()
     claims = judge.claims_verdicts()
-    scale.apply(plan, suite.claims.claim, claims, table_results, results)
+    stand = scale.standing(plan, results)  # once: the heading and the verdicts share it
+    scale.apply(plan, suite.claims.claim, claims, table_results, results, stand)
     table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
     holm_over_report(claims + table_verdicts, suite.claims.source.alpha)
     counts = Counter(v.verdict for v in claims)
@@ -287,7 +288,7 @@ def build(run: RunResult, command: str) -> ReportModel:
     return ReportModel(
         suite=suite.name, title=suite.spec.title, writeup=suite.spec.writeup, tier=plan.tier,
         tier_description=suite.spec.tiers[plan.tier].description, command=command,
-        scale=scale.summary(plan, results),
+        scale=scale.summary(plan, stand),
         choices=dict(suite.spec.choices), provenance=provenance, tuning=tuning,
         tables=[render_table(t, suite.claims.source.alpha) for t in table_results],
         claims=claims,

@@ -76,9 +76,9 @@ def deviations(plan: Plan, grid: str | None = None) -> list[Deviation]:
     return out + [Deviation(k, ours, None, unmatched=True) for k, ours in spec.unmatched.items()]
 
 
-def summary(plan: Plan, results: Results | None = None) -> str:
+def summary(plan: Plan, stand: Standing | None = None) -> str:
     """One sentence for the report's heading: the tier against the write-up's settings
-    (and, for a tier that stands for them, whether ``results`` show its regime)."""
+    (and, for a tier that stands for them, whether its run showed the regime)."""
     if plan.suite.spec.scale is None:
         return ("The suite does not declare the write-up's settings ([scale]): verdicts are "
                 "given as if this tier were the write-up's experiment.")
@@ -93,7 +93,6 @@ def summary(plan: Plan, results: Results | None = None) -> str:
     note = f" (Settings: {spec.note}.)" if spec.note else ""
     if not parts:
         return f"This tier runs the write-up's stated settings.{note}"
-    stand = standing(plan, results) if results is not None else None
     if stand is not None:
         return (f"This tier differs from the write-up's settings ({'; '.join(parts)}) and "
                 f"stands for its scale: {stand.rule.why} {stand.text()}{note}")
@@ -267,14 +266,14 @@ def _configs(results: Results | None, wheres: list[dict]) -> list[str]:
 
 
 def apply(plan: Plan, claims: list[ClaimSpec], verdicts: list[Verdict],
-          tables: list[TableResult], results: Results | None = None) -> None:
+          tables: list[TableResult], results: Results | None = None,
+          stand: Standing | None = None) -> None:
     """Turn the scale-dependent verdicts of a tier that differs from the write-up's
     settings into "not comparable" (in place). ``verdicts`` are the claims' verdicts, in
-    the order of ``claims``; ``results`` (the tier's) decide whether a tier that stands
-    for the write-up's scale shows its regime."""
+    the order of ``claims``; ``stand`` is ``standing(plan, results)`` for a tier that
+    stands for the write-up's scale (computed once per report by the caller)."""
     metrics = plan.suite.spec.metrics
     tiers = [resolve(plan.suite, t) for t in plan.suite.tiers]  # once per report
-    stand = standing(plan, results) if results is not None else None
     for claim, verdict in zip(claims, verdicts, strict=True):
         metric = getattr(claim, "metric", None)
         if metric is None:  # the write-up against itself, or not testable
