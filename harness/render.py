@@ -26,6 +26,14 @@ from .stats import SUMMARY_CONFIDENCE
 from .suite import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "reports" / "templates"
+CHECK_MARKS = {"consistent": "✅", "inconsistent": "❌", "uninformative": "➖"}
+WRITE_UP_NOTE = (
+    "Every printed number of the write-up's tables, checked against itself, with no run of "
+    "ours involved: a mean of n runs on a grid (GRIM), its SD with it (GRIMMER), the bounds "
+    "and chance level of its metric, and each number the write-up derived from others, "
+    "recomputed from them as printed. A printed number stands for every value that rounds "
+    "to it. Inconsistent: no such value passes; uninformative: the check cannot decide "
+    "at this precision. The grids and bounds are declared in claims.toml [forensics].")
 
 
 def md_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -46,6 +54,7 @@ def _env(autoescape: bool) -> jinja2.Environment:
     env.filters["counts"] = count_text
     env.filters["split"] = split_text
     env.globals.update(table=md_table, marks=MARKS, verdicts=VERDICT_ORDER,
+                       check_marks=CHECK_MARKS, write_up_note=WRITE_UP_NOTE,
                        seed_stats_headers=SEED_STATS_HEADERS, seed_stats_note=SEED_STATS_NOTE)
     return env
 
@@ -88,8 +97,10 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
                 path.read_bytes()).decode()
     model = replace(model, plots=plots)
     tuning_rows, failed_rows = _rows(model)
+    write_up_rows = [[f"{CHECK_MARKS[c.outcome]} {c.outcome}", c.cell, c.check, c.arithmetic,
+                      c.would_pass] for c in model.write_up_checks]
     context = {"m": _View(model, tuning_rows=tuning_rows, failed_rows=failed_rows,
-                          images=images)}
+                          write_up_rows=write_up_rows, images=images)}
     md = _env(autoescape=False).get_template("suite.md.j2").render(context)
     md = re.sub(r"\n{3,}", "\n\n", md)
     html = _env(autoescape=True).get_template("suite.html.j2").render(context)

@@ -33,6 +33,7 @@ from .runner import RunResult
 from .scale import NOT_COMPARABLE
 from .specs import TableSpec
 from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE
+from .write_up_checks import WriteUpCheck, check_write_up
 
 VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, NOT_TESTABLE,
                  NOT_RUN]
@@ -127,6 +128,12 @@ class ReportModel:
     reference_committed: bool = False  # expected/<reference tier>.json is in the suite
     cli_name: str = ""  # how a command names the suite (Suite.cli_name)
     headlines: list | None = None  # headlines.HeadlineClaim of claims.toml; None: unreadable
+    write_up_checks: list[WriteUpCheck] = field(default_factory=list)  # write_up_checks.py
+
+    @property
+    def write_up_counts(self) -> dict[str, int]:
+        """Checks of the write-up's printed numbers per outcome."""
+        return dict(Counter(c.outcome for c in self.write_up_checks))
 
     @property
     def total_counts(self) -> dict[str, int]:
@@ -306,6 +313,7 @@ def build(run: RunResult, command: str) -> ReportModel:
         (suite.folder / "expected" / f"{suite.spec.reference}.json").is_file(),
         cli_name=suite.cli_name,
         headlines=headline_claims(suite.folder),
+        write_up_checks=check_write_up(suite.claims, suite.spec),
     )
 
 

@@ -256,6 +256,9 @@ class ColumnSpec(MarginSpec):
     no_verdict: str = ""  # why the reported cells are shown without a verdict
     higher_is_better: bool | None = None  # default: the metric's
     chance: float | None = None  # default: the metric's
+    # how the write-up computed this column from other cells, once for every row that
+    # reports it: an expression with {row} (the row's label) and {<factor>} (its where)
+    derived: str | None = None
 
     @field_validator("param")
     @classmethod
@@ -300,6 +303,27 @@ class TableSpec(Strict):
     reported_n: Annotated[int, Field(ge=1)] | None = None
     note: str = ""
     plot: bool = True
+
+    @model_validator(mode="after")
+    def _derived_columns(self) -> TableSpec:
+        """A column's ``derived`` becomes each reporting row's, its placeholders filled."""
+        for col in self.columns:
+            if col.derived is None:
+                continue
+            for row in self.row:
+                if col.key not in row.reported or col.key in row.derived:
+                    continue
+                names = {"row": row.label, **{k: str(v) for k, v in row.where.items()}}
+
+                def fill(m: re.Match, names=names, col=col, row=row) -> str:
+                    if m.group(1) not in names:
+                        raise ValueError(f"column {col.key!r}: derived names {{{m.group(1)}}}"
+                                         f", which row {row.label!r} does not give; it "
+                                         f"gives {sorted(names)}")
+                    return names[m.group(1)]
+
+                row.derived[col.key] = re.sub(r"\{(\w+)\}", fill, col.derived)
+        return self
 
 
 class FigureRowSpec(Strict):
@@ -442,12 +466,72 @@ CLAIM_KINDS = ("greater", "equivalent", "non_inferior", "value", "threshold", "i
 TwoArmClaim = GreaterClaim | EquivalentClaim | NonInferiorClaim
 
 
+class ForensicsSpec(Strict):
+    """What one run's value of a metric can be in the write-up, for the checks of its
+    printed numbers against themselves (harness/write_up_checks.py)."""
+
+    # the grid a single run's value lies on: "1" for a count, "100/1000" for an accuracy
+    # in % over 1000 examples; none when the values are continuous (losses)
+    step: Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*(/\s*\d+\s*)?$")] | None = None
+    low: float | None = None  # bounds of one run's value (a percentage: 0 and 100)
+    high: float | None = None
+    why: Annotated[str, Field(min_length=1)]  # where the grid and the bounds come from
+
+    @property
+    def step_value(self):
+        """The step as an exact rational, or None."""
+        from fractions import Fraction
+
+        if self.step is None:
+            return None
+        top, _, bottom = self.step.partition("/")
+        return Fraction(top.strip()) / Fraction(bottom.strip() or "1")
+
+    @property
+    def examples(self) -> int | None:
+        """N of a step written "100/N" (an accuracy over N examples), else None."""
+        top, _, bottom = (self.step or "").partition("/")
+        return int(bottom) if top.strip() == "100" and bottom.strip() else None
+
+
 class ClaimsSpec(Strict):
     source: SourceSpec
+    forensics: dict[Name, ForensicsSpec] = {}  # metric -> its grid and bounds
     table: list[TableSpec] = []
     figure: list[FigureSpec] = []
     curves: list[CurvesSpec] = []
     claim: list[ClaimSpec] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rows_of(cls, data: object) -> object:
+        """A table, figure or curves block with ``rows_of = "<table id>"`` in place of
+        ``row`` takes that table's rows (label, where and, for a table, index; never the
+        reported numbers): the configurations are declared once per claims file."""
+        if not isinstance(data, dict):
+            return data
+        tables = {t.get("id"): t for t in data.get("table", []) if isinstance(t, dict)}
+        out = dict(data)
+        for kind in ("table", "figure", "curves"):
+            blocks = []
+            for block in data.get(kind, []):
+                if isinstance(block, dict) and "rows_of" in block:
+                    block = dict(block)
+                    source = block.pop("rows_of")
+                    if "row" in block:
+                        raise ValueError(f"{kind} {block.get('id')!r}: give row or rows_of, "
+                                         "not both")
+                    rows = tables.get(source, {}).get("row")
+                    if not isinstance(rows, list):
+                        raise ValueError(f"{kind} {block.get('id')!r}: rows_of names "
+                                         f"{source!r}, which is no table with rows here; "
+                                         f"tables: {sorted(k for k in tables if k)}")
+                    keep = ("label", "where", "index") if kind == "table" else ("label", "where")
+                    block["row"] = [{k: r[k] for k in keep if k in r} for r in rows]
+                blocks.append(block)
+            if kind in data:
+                out[kind] = blocks
+        return out
 
     @model_validator(mode="before")
     @classmethod

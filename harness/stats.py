@@ -588,6 +588,8 @@ class Reported:
     spread_kind: str
     percent: bool
     text: str
+    mean_text: str = ""  # the mean and the spread as printed, for their precision
+    spread_text: str = ""
 
     def sd(self, n: int) -> float:
         """The spread as an SD across ``n`` runs (an SE is scaled by sqrt(n))."""
@@ -644,4 +646,6 @@ def parse_reported(text: str) -> Reported:
         spread_kind=spread_kind,
         percent=bool(m.group("pct1") or m.group("pct2")),
         text=text,
+        mean_text=m.group("mean"),
+        spread_text=spread_token or "",
     )

@@ -420,6 +420,10 @@ def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
     problems = _Problems(path)
     params = set(spec.params) | set(spec.factor_values()) | \
         ({spec.tuning.param} if spec.tuning else set())
+    for metric in claims.forensics:
+        if metric not in spec.metrics:
+            problems.add(f"forensics.{metric}", f"no task metric {metric!r}; the suite's "
+                         f"metrics are {sorted(spec.metrics)}")
     table_ids: set[str] = set()
     for t, table in enumerate(claims.table):
         if table.id in table_ids:

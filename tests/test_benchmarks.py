@@ -67,3 +67,17 @@ def test_fused_adam_benchmark_prints_each_way_against_the_default():
     assert re.search(r"hidden +64 +default \(for-loop\): +[\d.]+ ms/step +1\.00x", out), out
     assert re.search(r"hidden +64 +fused: +[\d.]+ ms/step +[\d.]+x", out), out
     assert re.search(r"largest \|fused - default\| weight after the steps: ", out), out
+
+
+def test_sparling_step_benchmark_prints_every_phase_and_way_against_fp32():
+    out = bench("bench_sparling_step.py", "--tier", "smoke", "--steps", "2", "--warmup", "1",
+                "--concurrent", "2")
+    assert "sparling tier smoke: 32 px, batch 8, 2 timed steps" in out, out
+    number = r" +[\d.]+"
+    for way in ("fp32", "bf16", "bf16+fused", "+channels_last", "+data_ahead", "no_sparsity"):
+        assert re.search(rf"^ *{re.escape(way)}{number * 5} ms/step +[\d.]+x fp32$", out,
+                         re.M), (way, out)
+    # smoke: 6 methods x 2 seeds, 6 steps each
+    assert re.search(r"^2 processes at once: [\d.]+-[\d.]+ ms/step each, [\d.]+ steps/s "
+                     r"together; the tier's 12 cells x 6 steps: [\d.]+ min of training$",
+                     out, re.M), out

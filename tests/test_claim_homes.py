@@ -1,6 +1,7 @@
 """No claim lost in the rewrite of the claims files on the typed kinds (issue 14): every
 claim id of the old files (tests/claim_homes/<suite>.toml, one line per old id) has a
-home in today's file, a claim or a table column whose verdicts now ask its question."""
+home in today's file: a claim, a table column whose verdicts now ask its question, or a
+column whose derived cells the write-up checks recompute (write_up_checks.py)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ def test_every_old_claim_has_a_home(name: str):
     claims = load_suite(name).claims
     ids = {c.id for c in claims.claim}
     columns = {f"{t.id}/{c.key}" for t in claims.table for c in t.columns}
+    # "check:<table>/<column>": the write-up checks recompute that column's derived cells
+    derived = {f"{t.id}/{c.key}" for t in claims.table for c in t.columns
+               if any(c.key in r.derived for r in t.row)}
     for old, home in homes.items():
         kind, _, target = home.partition(":")
-        assert kind in ("claim", "column"), f"{old}: {home}"
-        assert target in (ids if kind == "claim" else columns), f"{old} -> {home}: not found"
+        assert kind in ("claim", "column", "check"), f"{old}: {home}"
+        known = {"claim": ids, "column": columns, "check": derived}[kind]
+        assert target in known, f"{old} -> {home}: not found"
 
 
 @pytest.mark.parametrize("name", SUITES)

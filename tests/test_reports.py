@@ -280,7 +280,8 @@ def test_html_tables_scroll_in_their_box_and_verdicts_are_words(toy: Path, store
     result, _ = run_toy(toy, store_path)
     html = write_suite_report(build(result, "cmd"), tmp_path / "out")["html"].read_text()
     body = html.split("<body>")[1]
-    assert body.count("<table>") == body.count('<div class="scroll"><table>') == 3
+    # the main table, tuning, the write-up against itself, seed statistics
+    assert body.count("<table>") == body.count('<div class="scroll"><table>') == 4
     assert "overflow-x: auto" in html.split("</style>")[0]
     table = body.split('<div class="scroll"><table>')[1].split("</table>")[0]
     assert '<td class="verdict"><span class="v supported">supported</span></td>' in table
@@ -381,3 +382,25 @@ def test_curves_are_drawn_per_configuration_and_checked_on_load(toy: Path, store
     (toy / "claims.toml").write_text(text.replace('log_y = ["curve"]', "log_y = []"))
     with pytest.raises(Exception, match=r"curves\[0\]\.metrics\[0\]: 'score' is not a curve"):
         run_toy(toy, store_path)
+
+
+def test_the_write_up_against_itself_is_a_section_with_its_arithmetic(toy: Path,
+                                                                      store_path: Path,
+                                                                      tmp_path: Path):
+    edit(toy / "claims.toml", "reported_n = 4\n",
+         'reported_n = 4\n\n[forensics]\nscore = { step = "1", why = "whole points" }\n')
+    edit(toy / "claims.toml", 'reported = { score = "9.0 ± 0.5" }',
+         'reported = { score = "9.1 ± 0.5" }')  # 4 integers: 9.0 or 9.25
+    edit(toy / "claims.toml", 'reported = { score = "10.0 ± 0.5" }',
+         'reported = { score = "10.0 ± 0.8" }')  # 9, 10, 10, 11
+    result, _ = run_toy(toy, store_path)
+    paths = write_suite_report(build(result, "cmd"), tmp_path / "out")
+    md, html = paths["md"].read_text(), paths["html"].read_text()
+    for text in (md, html):
+        assert "The write-up against itself" in text
+        assert "none rounds to 9.1" in text and "9, 9.25" in text
+    section = md.split("## The write-up against itself", 1)[1].split("\n## ", 1)[0]
+    assert "❌ inconsistent" in section and "✅ consistent" in section  # A's 10.0 = 40 / 4
+    # the column's chance (0) adds one check per row; the toy's a-beats-b and b-beats-a
+    # claims one claimed difference each (9.1 and 10.0 differ)
+    assert "Outcomes: 6 consistent, 1 inconsistent, 1 uninformative." in section

@@ -341,3 +341,29 @@ def test_a_bare_reported_number_loads(toy: Path, number: str):
     claims = load_suite(str(toy)).claims
     assert claims.table[0].row[0].reported["score"] == float(number)
     assert claims.reported_text("main", "A", "score") == number
+
+
+def test_rows_of_takes_another_tables_configurations_without_its_numbers(toy: Path):
+    """A block declares its rows once: rows_of copies label, where (and a table's index),
+    never the write-up's reported numbers, which belong to the table that states them."""
+    edit(toy / "claims.toml", 'row = [{ label = "A", where = { arm = "a" } }, '
+         '{ label = "B", where = { arm = "b" } }]', 'rows_of = "main"')
+    edit(toy / "claims.toml", "[[figure]]", '[[table]]\nid = "extra"\ntitle = "Extra"\n'
+         'row_header = "Arm"\ncolumns = [{ key = "s", label = "S", metric = "score" }]\n'
+         'rows_of = "main"\n\n[[figure]]')
+    claims = load_suite(str(toy)).claims
+    extra = next(t for t in claims.table if t.id == "extra")
+    assert [(r.label, r.where) for r in extra.row] == [("A", {"arm": "a"}), ("B", {"arm": "b"})]
+    assert all(not r.reported for r in extra.row)
+    assert [(r.label, r.where) for r in claims.figure[0].row] == [("A", {"arm": "a"}),
+                                                                  ("B", {"arm": "b"})]
+
+
+def test_rows_of_an_unknown_table_names_it_and_the_tables(toy: Path):
+    edit(toy / "claims.toml", 'row = [{ label = "A", where = { arm = "a" } }, '
+         '{ label = "B", where = { arm = "b" } }]', 'rows_of = "mian"')
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    message = str(err.value)
+    assert message.startswith(str(toy / "claims.toml")), message
+    assert "'mian'" in message and "['main']" in message, message

@@ -1,0 +1,165 @@
+"""Can a write-up's numbers be right as printed? Granularity and range checks.
+
+Pure functions over exact rationals (``fractions.Fraction``): a printed number stands for
+every value that rounds to it, ``[x - h, x + h]`` with ``h`` half a unit of its last
+printed digit.
+
+- GRIM (Brown & Heathers 2016): the mean of ``n`` values that each lie on a grid of step
+  ``g`` (a count: 1; an accuracy over N examples in %: 100 / N) is ``g * S / n`` for an
+  integer sum ``S``; a printed mean that no such ``S`` rounds to is impossible.
+- GRIMMER (Anaya 2016; Heathers & Brown 2019): with the mean's possible sums, the
+  sample SD is ``g * sqrt((Q - S^2 / n) / (n - 1))`` for an integer sum of squares ``Q``
+  of the same parity as ``S`` (``y^2`` and ``y`` are both odd or both even) and at least
+  ``S^2 / n``; a printed SD that no such ``Q`` rounds to is impossible.
+- A bounded metric (in ``[low, high]``) cannot spread more than
+  ``sqrt((m - low) (high - m) n / (n - 1))`` around its mean ``m``.
+
+Each check returns a ``Finding``: ``consistent``, ``inconsistent`` or ``uninformative``
+(the grid is finer than the printed precision, so every printed value is possible), the
+arithmetic as text, and where a check fails, which ``n`` or ``N`` would pass it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+CONSISTENT, INCONSISTENT, UNINFORMATIVE = "consistent", "inconsistent", "uninformative"
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A number as the write-up printed it: its value and half a unit of its last digit."""
+
+    value: Fraction
+    half_ulp: Fraction
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Printed:
+        """'81.22' -> 81.22 +- 0.005; '27' -> 27 +- 0.5; '1,236' -> 1236 +- 0.5."""
+        clean = text.strip().replace(",", "").replace("\u2212", "-").rstrip("%").strip()
+        number = Decimal(clean)
+        exponent = number.as_tuple().exponent
+        if not isinstance(exponent, int):
+            raise ValueError(f"not a finite number: {text!r}")
+        return cls(Fraction(number), Fraction(1, 2) * Fraction(10) ** exponent, text.strip())
+
+    @property
+    def low(self) -> Fraction:
+        return self.value - self.half_ulp
+
+    @property
+    def high(self) -> Fraction:
+        return self.value + self.half_ulp
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # "GRIM", "GRIMMER", "range", "recomputation", ...
+    outcome: str  # CONSISTENT | INCONSISTENT | UNINFORMATIVE
+    arithmetic: str
+    would_pass: list[str] = field(default_factory=list)  # e.g. ["n = 4", "N = 250"]
+
+
+def grid_step(step: float | str | Fraction) -> Fraction:
+    """A grid step as an exact rational ('0.025' stays 1/40; a float goes through str)."""
+    return step if isinstance(step, Fraction) else Fraction(str(step))
+
+
+def _sums(mean: Printed, n: int, g: Fraction) -> range:
+    """Integer sums S with g S / n inside the printed mean's interval."""
+    return range(math.ceil(mean.low * n / g), math.floor(mean.high * n / g) + 1)
+
+
+def grim(mean: Printed, n: int, step: float | str | Fraction, search: range | None = None
+         ) -> Finding:
+    """Is the printed mean of ``n`` values on a grid of ``step`` possible?"""
+    g = grid_step(step)
+    if g / n <= 2 * mean.half_ulp:
+        return Finding("GRIM", UNINFORMATIVE,
+                       f"step {g} / n {n} = {float(g / n):.6g} is no coarser than the "
+                       f"printed precision ({float(2 * mean.half_ulp):g}): every mean is "
+                       "possible")
+    sums = _sums(mean, n, g)
+    if sums:
+        s = sums[0]
+        return Finding("GRIM", CONSISTENT,
+                       f"{n} values on steps of {g}: sum {s} x {g} / {n} = "
+                       f"{float(s * g / n):.6g}, printed {mean.text}")
+    nearest = round(mean.value * n / g)
+    near = ", ".join(f"{float(k * g / n):.6g}" for k in (nearest - 1, nearest, nearest + 1))
+    candidates = search or range(1, max(4 * n, 20) + 1)
+    passing = [f"n = {m}" for m in candidates if _sums(mean, m, g)]
+    return Finding("GRIM", INCONSISTENT,
+                   f"{n} values on steps of {g} give means ... {near} ...; none rounds to "
+                   f"{mean.text}", passing[:8])
+
+
+def grim_any_count(mean: Printed, n: int, percent_of: Iterable[int]) -> list[str]:
+    """Evaluation-set sizes N (an accuracy in % over N examples: steps of 100 / N) with
+    which the printed mean of ``n`` runs is possible."""
+    return [f"N = {size}" for size in percent_of if _sums(mean, n, Fraction(100, size))]
+
+
+def grimmer(mean: Printed, sd: Printed, n: int, step: float | str | Fraction,
+            suggest: bool = True) -> Finding:
+    """Is the printed sample SD (n - 1 in the denominator) possible with the printed mean?
+    ``suggest``: on failure, also search the counts n that would pass."""
+    g = grid_step(step)
+    if n < 2:
+        return Finding("GRIMMER", UNINFORMATIVE, "n < 2: no sample SD")
+    sums = _sums(mean, n, g)
+    if not sums:
+        return Finding("GRIMMER", UNINFORMATIVE, "the mean itself is impossible (GRIM)")
+    if len(sums) > 50:
+        return Finding("GRIMMER", UNINFORMATIVE,
+                       f"{len(sums)} sums fit the printed mean: too coarse to test the SD")
+    lo_var = max(sd.low, Fraction(0)) ** 2 / g**2
+    hi_var = sd.high**2 / g**2
+    tried = []
+    for s in sums:
+        q_lo = Fraction(s * s, n) + (n - 1) * lo_var
+        q_hi = Fraction(s * s, n) + (n - 1) * hi_var
+        q_lo = max(q_lo, Fraction(s * s, n))
+        first = math.ceil(q_lo)
+        if (first - s) % 2:  # Q and S share their parity
+            first += 1
+        if first <= q_hi:
+            sd_value = g * math.sqrt((first - Fraction(s * s, n)) / (n - 1))
+            return Finding("GRIMMER", CONSISTENT,
+                           f"sum {s}, sum of squares {first} (steps of {g}, n {n}): SD "
+                           f"{sd_value:.6g}, printed {sd.text}")
+        tried.append(f"sum {s}: sums of squares in [{float(q_lo):.6g}, {float(q_hi):.6g}] "
+                     "hold no integer of its parity")
+    passing = [f"n = {m}" for m in range(2, max(4 * n, 20) + 1) if suggest and m != n
+               and grimmer(mean, sd, m, g, suggest=False).outcome == CONSISTENT]
+    return Finding("GRIMMER", INCONSISTENT,
+                   f"mean {mean.text} and SD {sd.text} of {n} values on steps of {g}: "
+                   + "; ".join(tried), passing[:8])
+
+
+def bounded_sd(mean: Printed, sd: Printed, n: int, low: float, high: float) -> Finding:
+    """Can values in [low, high] with this mean have this sample SD?"""
+    lo, hi = Fraction(str(low)), Fraction(str(high))
+    m = min(max(mean.value, lo), hi)
+    if n < 2:
+        return Finding("range", UNINFORMATIVE, "n < 2: no sample SD")
+    largest = math.sqrt((m - lo) * (hi - m) * n / (n - 1))
+    outcome = CONSISTENT if sd.low <= largest else INCONSISTENT
+    return Finding("range", outcome,
+                   f"values in [{low:g}, {high:g}] with mean {mean.text}, n {n}: SD at most "
+                   f"sqrt(({float(m - lo):g}) x ({float(hi - m):g}) x {n} / {n - 1}) = "
+                   f"{largest:.4g}; printed {sd.text}")
+
+
+def in_range(value: Printed, low: float | None, high: float | None, what: str) -> Finding:
+    """Is a printed value inside [low, high] (either may be open)?"""
+    below = low is not None and value.high < Fraction(str(low))
+    above = high is not None and value.low > Fraction(str(high))
+    bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+    return Finding("range", INCONSISTENT if below or above else CONSISTENT,
+                   f"{what} {value.text} {'outside' if below or above else 'inside'} {bounds}")

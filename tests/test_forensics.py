@@ -1,0 +1,75 @@
+"""Forensic checks of printed numbers on hand-made cases, each of which could fail."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from harness.forensics import (
+    CONSISTENT,
+    INCONSISTENT,
+    UNINFORMATIVE,
+    Printed,
+    bounded_sd,
+    grim,
+    grim_any_count,
+    grimmer,
+    in_range,
+)
+
+
+def test_printed_numbers_keep_their_precision():
+    assert Printed.parse("81.22").half_ulp == Fraction(1, 200)
+    assert Printed.parse("27").half_ulp == Fraction(1, 2)
+    assert Printed.parse("1,236").value == 1236
+    assert Printed.parse("\u22120.0684").value == Fraction("-0.0684")
+    assert Printed.parse("79.15%").value == Fraction("79.15")
+
+
+def test_grim_finds_the_classic_impossible_mean_and_the_counts_that_allow_it():
+    # 28 integers: sums 145 and 146 give 5.18 and 5.21, never 5.19
+    bad = grim(Printed.parse("5.19"), 28, 1)
+    assert bad.outcome == INCONSISTENT, bad
+    assert "5.17857" in bad.arithmetic and "5.21429" in bad.arithmetic
+    assert "n = 28" not in bad.would_pass and bad.would_pass  # other n would do
+    assert all(grim(Printed.parse("5.19"), int(w[4:]), 1).outcome == CONSISTENT
+               for w in bad.would_pass)
+    assert grim(Printed.parse("5.18"), 28, 1).outcome == CONSISTENT
+
+
+def test_grim_is_uninformative_when_the_grid_is_finer_than_the_print():
+    assert grim(Printed.parse("5.2"), 28, 1).outcome == UNINFORMATIVE
+    assert grim(Printed.parse("81.22"), 5, "0.025").outcome == UNINFORMATIVE
+
+
+def test_grim_of_accuracies_over_a_test_set_names_the_sizes_that_fit():
+    # 3 runs over 50 examples: accuracies on steps of 2 %, means on steps of 2/3 %
+    assert grim(Printed.parse("90.67"), 3, Fraction(100, 50)).outcome == CONSISTENT
+    bad = grim(Printed.parse("90.50"), 3, Fraction(100, 50))
+    assert bad.outcome == INCONSISTENT
+    sizes = grim_any_count(Printed.parse("90.50"), 3, range(40, 201))
+    assert "N = 50" not in sizes and "N = 200" in sizes  # 543 right of 600 is 90.50 %
+
+
+def test_grimmer_checks_the_sd_against_the_sums_of_squares():
+    mean = Printed.parse("3.00")  # 5 integers summing to 15
+    assert grimmer(mean, Printed.parse("1.58"), 5, 1).outcome == CONSISTENT  # 1..5
+    assert grimmer(mean, Printed.parse("1.41"), 5, 1).outcome == CONSISTENT  # 1,2,4,4,4
+    assert grimmer(mean, Printed.parse("1.60"), 5, 1).outcome == INCONSISTENT
+    # Q = 54 would give SD 1.50 but has the wrong parity for a sum of 15
+    parity = grimmer(mean, Printed.parse("1.50"), 5, 1)
+    assert parity.outcome == INCONSISTENT and "parity" in parity.arithmetic
+    assert grimmer(Printed.parse("5.19"), Printed.parse("1.0"), 28, 1).outcome == UNINFORMATIVE
+
+
+@pytest.mark.parametrize("sd,outcome", [("49.9", CONSISTENT), ("70.0", INCONSISTENT)])
+def test_a_bounded_metric_cannot_spread_more_than_its_range_allows(sd, outcome):
+    # percentages of 4 runs with mean 50: at most sqrt(50 x 50 x 4 / 3) = 57.7
+    assert bounded_sd(Printed.parse("50.0"), Printed.parse(sd), 4, 0, 100).outcome == outcome
+
+
+def test_percentages_outside_0_100_are_flagged_at_their_printed_precision():
+    assert in_range(Printed.parse("100.04"), 0, 100, "accuracy").outcome == INCONSISTENT
+    assert in_range(Printed.parse("100.0"), 0, 100, "accuracy").outcome == CONSISTENT
+    assert in_range(Printed.parse("-0.2"), 0, None, "sparsity").outcome == INCONSISTENT

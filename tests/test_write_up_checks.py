@@ -1,0 +1,121 @@
+"""The write-up against itself on hand-made toy tables: each case could fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import SpecError
+from harness.forensics import CONSISTENT, INCONSISTENT, UNINFORMATIVE
+from harness.suite import load_suite
+from harness.write_up_checks import check_write_up
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def checks_of(toy: Path, a: str | None = "10.0 ± 0.8", b: str = "9.0 ± 0.5",
+              forensics: str = 'score = { step = "1", low = 0, high = 20, why = "points" }',
+              extra_column: str = "") -> dict:
+    """The toy table with these reported cells (4 runs each): {(row, check): finding}."""
+    claims = toy / "claims.toml"
+    edit(claims, "reported_n = 4\n", f"reported_n = 4\n\n[forensics]\n{forensics}\n")
+    if a is not None:  # None: the test set row A itself
+        edit(claims, 'reported = { score = "10.0 ± 0.5" }', f'reported = {{ score = "{a}" }}')
+    edit(claims, 'reported = { score = "9.0 ± 0.5" }', f'reported = {{ score = "{b}" }}')
+    if extra_column:
+        edit(claims, '  { key = "lr", label = "Best LR"', extra_column + '\n  { key = "lr", '
+             'label = "Best LR"')
+    suite = load_suite(str(toy))
+    found = {}
+    for check in check_write_up(suite.claims, suite.spec):
+        found.setdefault((check.cell.split(",")[1].strip(), check.check), check)
+    return found
+
+
+def test_a_grim_impossible_mean_is_found_with_the_counts_that_allow_it(toy: Path):
+    found = checks_of(toy, a="10.1 ± 0.8")  # 4 integers average to 10.0 or 10.25
+    grim = found[("A", "GRIM")]
+    assert grim.outcome == INCONSISTENT, grim
+    assert "10, 10.25" in grim.arithmetic and "10.1" in grim.arithmetic
+    assert "n = 10" in grim.would_pass  # 101 / 10
+    assert found[("B", "GRIM")].outcome == CONSISTENT
+
+
+def test_a_grimmer_impossible_sd_is_found(toy: Path):
+    # 4 integers with mean 10: sums of squares 400, 402, ... give SD 0, 0.816, ...;
+    # an SD printed 0.5 needs a sum of squares in [400.6, 400.9]
+    found = checks_of(toy, a="10.0 ± 0.5", b="9.0 ± 0.8")
+    assert found[("A", "GRIMMER")].outcome == INCONSISTENT
+    assert found[("B", "GRIMMER")].outcome == CONSISTENT
+
+
+def test_an_sd_too_wide_for_the_bounds_is_found(toy: Path):
+    found = checks_of(toy, a="19.0 ± 9.0", b="9.0 ± 0.8",
+                      forensics='score = { low = 0, high = 20, why = "points" }')
+    # at most sqrt(19 x 1 x 4 / 3) = 5.03 around 19 in [0, 20]
+    assert found[("A", "range")].outcome == CONSISTENT  # the mean is inside
+    wide = [c for c in check_write_up(load_suite(str(toy)).claims, load_suite(str(toy)).spec)
+            if c.cell.startswith("Main table, A") and "SD at most" in c.arithmetic]
+    assert wide and wide[0].outcome == INCONSISTENT, wide
+    assert ("A", "GRIM") not in found  # no step declared, no granularity check
+
+
+def test_a_wrong_percentage_change_is_recomputed_from_the_printed_inputs(toy: Path):
+    column = ('  { key = "gain", label = "Gain (%)", metric = "score", derived = '
+              '"100 * (rep(\'main\', \'{row}\', \'score\') - 9.0) / 9.0" },')
+    edit(toy / "claims.toml", 'reported = { score = "10.0 ± 0.5" }',
+         'reported = { score = "10.0 ± 0.5", gain = "12.0" }')  # (10 - 9) / 9 = 11.1 %
+    found = checks_of(toy, a=None, extra_column=column,
+                      forensics='score = { why = "points" }')
+    wrong = found[("A", "recomputation")]
+    assert wrong.outcome == INCONSISTENT, wrong
+    assert "100 * (10.0 - 9.0) / 9.0 = 11.1111" in wrong.arithmetic, wrong.arithmetic
+
+
+def test_a_right_percentage_change_passes_at_its_printed_precision(toy: Path):
+    column = ('  { key = "gain", label = "Gain (%)", metric = "score", derived = '
+              '"100 * (rep(\'main\', \'{row}\', \'score\') - 9.0) / 9.0" },')
+    edit(toy / "claims.toml", 'reported = { score = "10.0 ± 0.5" }',
+         'reported = { score = "10.0 ± 0.5", gain = "11" }')
+    found = checks_of(toy, a=None, extra_column=column,
+                      forensics='score = { why = "points" }')
+    assert found[("A", "recomputation")].outcome == CONSISTENT
+
+
+def test_a_fine_grid_is_uninformative_not_passed(toy: Path):
+    found = checks_of(toy, forensics='score = { step = "0.01", why = "points" }')
+    assert found[("A", "GRIM")].outcome == UNINFORMATIVE
+
+
+@pytest.mark.parametrize("forensics,key", [
+    ('nope = { why = "x" }', "forensics.nope"),
+    ('score = { step = "a/b", why = "x" }', "forensics.score.step"),
+])
+def test_a_bad_forensics_entry_names_its_key(toy: Path, forensics: str, key: str):
+    edit(toy / "claims.toml", "reported_n = 4\n", f"reported_n = 4\n\n[forensics]\n{forensics}\n")
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    assert f": {key}: " in str(err.value), str(err.value)
+
+
+def test_a_derived_column_naming_a_missing_placeholder_is_an_error(toy: Path):
+    edit(toy / "claims.toml", '  { key = "lr", label = "Best LR"',
+         '  { key = "gain", label = "Gain", metric = "score", derived = '
+         '"rep(\'main\', \'{model}\', \'score\')" },\n  { key = "lr", label = "Best LR"')
+    edit(toy / "claims.toml", 'reported = { score = "10.0 ± 0.5" }',
+         'reported = { score = "10.0 ± 0.5", gain = "1" }')
+    with pytest.raises(SpecError, match=r"\{model\}.*gives \['arm', 'row'\]"):
+        load_suite(str(toy))
+
+
+@pytest.mark.parametrize("b,outcome", [("10.0 ± 0.5", INCONSISTENT), ("9.0 ± 0.5", CONSISTENT)])
+def test_a_difference_claimed_between_equal_printed_numbers_is_found(toy: Path, b, outcome):
+    found = checks_of(toy, a="10.0 ± 0.8", b=b, forensics='score = { why = "points" }')
+    claimed = [c for (row, check), c in found.items() if check == "claimed difference"]
+    assert [c.outcome for c in claimed] == [outcome, outcome], claimed  # a>b and b>a claims
+    assert claimed[0].cell.startswith("claim a-beats-b: Main table, A, Score against")
