@@ -141,6 +141,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true",
                    help="remove them (without it: only say how many would go)")
 
+    p = sub.add_parser("coverage", help="every number in a write-up and where the suite "
+                                        "uses it (a table cell, a claim, a setting) or why "
+                                        "it is left out; the share covered")
+    p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
+                   help="a suite (repeatable; default: every suite)")
+    p.add_argument("--writeup", metavar="PATH", help="the write-up's text (default: "
+                   "$SPARSEBENCH_WRITEUPS/<file>, else ../shared/seeds/<file>; one suite only)")
+    p.add_argument("--all", action="store_true", help="list every number (default: the "
+                   "uncovered ones and the counts)")
+
     p = sub.add_parser("export", help="write a tier's stored results as CSV or Parquet "
                                       "(one row per cell and metric)")
     _common(p)
@@ -637,6 +647,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Per suite: the numbers of its write-up and what uses each. Exit 1 when a number is
+    uncovered, so that a test or a CI step can hold a suite at 100 %."""
+    from tabulate import tabulate
+
+    from .coverage import coverage, find_writeup, share_covered
+
+    suites = _suites(args)
+    if args.writeup and len(suites) != 1:
+        raise SparsebenchError("--writeup goes with one --suite")
+    uncovered = 0
+    for suite in suites:
+        path = find_writeup(suite, args.writeup)
+        found = coverage(suite, path)
+        rows = [[o.line, o.text, o.context, o.used_by or "UNCOVERED"] for o in found
+                if args.all or not o.used_by]
+        covered = sum(bool(o.used_by) for o in found)
+        uncovered += len(found) - covered
+        print(f"{suite.cli_name}: {path}: {covered} of {len(found)} numbers covered "
+              f"({100 * share_covered(found):.1f} %)")
+        if rows:
+            print(tabulate(rows, headers=["line", "number", "context", "used by"],
+                           disable_numparse=True))
+    return 1 if uncovered else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
@@ -687,6 +723,8 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_forget(args)
     if args.command == "export":
         return cmd_export(args)
+    if args.command == "coverage":
+        return cmd_coverage(args)
     return _run_all(args, render=args.command in ("reproduce", "report"))
 
 
