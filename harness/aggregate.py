@@ -25,6 +25,7 @@ class Selection:
     values: np.ndarray  # one per finished seed
     failed: int = 0  # seeds of this config stored as failed
     seeds: list | None = None  # the seed of each value, in order
+    valueless: int = 0  # finished seeds without a value of this entry (a NaN, never measured)
 
     @property
     def n(self) -> int:
@@ -64,10 +65,11 @@ class Results:
         records = self._records(config)
         found = [(r.params.get("seed"), entry(r.metrics.get(metric), index))
                  for r in records if r.status == "done"]
+        valueless = sum(v is None for _, v in found)
         found = [(seed, v) for seed, v in found if v is not None]
         failed = sum(r.status == "failed" for r in records)
         return Selection(config, np.array([v for _, v in found], dtype=float), failed,
-                         [seed for seed, _ in found])
+                         [seed for seed, _ in found], valueless)
 
     def param(self, where: dict, name: str, source: str) -> object | None:
         """A parameter shared by the config's cells (e.g. the tuned learning rate)."""

@@ -2,13 +2,14 @@
 
 A number (``81.22``, ``1e-3``, ``2,236``, ``99.995%``) is covered when, in this order:
 
-1. a reported table cell of claims.toml prints it (its mean or its spread): the cell is
-   judged, and checked by the write-up checks (write_up_checks.py);
-2. a claim quotes it (the number as printed, in the claim's quote);
-3. a claim, a margin or a forensics entry takes its value (``value = 90.0``, ``by``,
-   ``right = "79"``);
-4. suite.toml states it: the write-up's settings (``[scale]``) or the text of ``[choices]``
-   (what the suite chose where the write-up left it open, beside the write-up's figure);
+1. a reported table cell of claims.toml prints it (its mean or its spread, or a number
+   with more digits that it rounds): the cell is judged, and checked by the write-up
+   checks (write_up_checks.py);
+2. a claim quotes it (by value; a whole number below 10 with the word after it);
+3. a claim or a margin takes its value (``value = 90.0``, ``by``, ``right = "79"``);
+4. the suite states it: the write-up's settings (``[scale]``, its tuning trials, the runs
+   behind its spreads) or the text of ``[choices]`` (what the suite chose where the
+   write-up left it open, beside the write-up's figure);
 5. ``coverage.toml`` beside claims.toml excuses it, with a reason: its value, or every
    number on a line a pattern matches (a heading, a reference list, an arXiv id).
 
@@ -30,8 +31,11 @@ from .errors import SpecError
 from .specs import Strict, reported_str
 from .suite import REPO_ROOT, Suite, _validated
 
-NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-                    r"(?:[eE][-+]?\d+)?%?|(?<![\w.\d])\.\d+")
+# a number on its own: not part of a word ("MNIST-1D", "60k", "x2"), thousands grouped
+# only from a non-zero lead ("2,236", never "0,100,200" as one number)
+NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?"
+                    r"(?:[eE][-+]?\d+)?(?:%|[kMB](?![a-zA-Z]))?(?![\w]|\.\d)"
+                    r"|(?<![\w.\d])\.\d+(?![\w])")
 
 
 class Excuse(Strict):
@@ -72,7 +76,7 @@ class Occurrence:
 
 def value_of(text: str) -> Decimal | None:
     """'2,236' -> 2236, '99.995%' -> 99.995, '−0.06' -> -0.06, '1e-3' -> 0.001."""
-    clean = text.replace(",", "").replace("\u2212", "-").rstrip("%").lstrip("+")
+    clean = text.replace(",", "").replace("\u2212", "-").rstrip("%kMB").lstrip("+")
     try:
         return Decimal(clean).normalize()
     except InvalidOperation:
@@ -80,7 +84,7 @@ def value_of(text: str) -> Decimal | None:
 
 
 # Markdown structure, not content: an ordered list's "3." and a heading's "### 4.2 ..."
-STRUCTURE = re.compile(r"^\s*(?:#+\s*(?:\*\*)?)?(?:\d+\.)+\d*\s")
+STRUCTURE = re.compile(r"^\s*(?:\d+\.\s|#+\s*(?:\*\*)?(?:\d+\.)*\d+\.?\s)")
 
 
 def numbers_in(text: str) -> list[tuple[int, str, str, str]]:
@@ -133,8 +137,10 @@ def _uses(suite: Suite) -> list[tuple[str, str, set[Decimal], str]]:
         for row in table.row:
             for key, reported in row.reported.items():
                 text = reported_str(reported)
-                values = {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
-                uses.append(("table", f"table {table.id} / {row.label} / {key}", values, ""))
+                uses.append(("table", f"table {table.id} / {row.label} / {key}", set(), text))
+            label = value_of(row.label) if NUMBER.fullmatch(row.label.strip()) else None
+            if label is not None:
+                uses.append(("label", f"table {table.id} / row {row.label}", {label}, ""))
     for claim in claims.claim:
         uses.append(("quote", f"claim {claim.id}", set(), claim.quote))
     for claim in claims.claim:
@@ -143,13 +149,20 @@ def _uses(suite: Suite) -> list[tuple[str, str, set[Decimal], str]]:
         text = " ".join(str(f) for f in fields if f is not None)
         values = {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
         uses.append(("value", f"claim {claim.id} (its numbers)", values, ""))
-    for metric, entry in claims.forensics.items():
-        text = " ".join(str(x) for x in (entry.step, entry.low, entry.high) if x is not None)
-        values = {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
-        uses.append(("value", f"forensics.{metric}", values, ""))
     scale = " ".join(str(v) for v in (spec.scale.params.values() if spec.scale else ()))
     uses.append(("scale", "suite.toml [scale]", {v for v in map(value_of, NUMBER.findall(
         scale)) if v is not None}, ""))
+    counts = {"claims.toml [source] reported_n": claims.source.reported_n,
+              "suite.toml [scale] tuning_trials": spec.scale.tuning_trials if spec.scale
+              else None}
+    for where, count in counts.items():
+        if count is not None:
+            uses.append(("scale", where, {Decimal(count)}, ""))
+    grids = {"[factors]": spec.factors, **{f"[[grid]] {g.name}": g.factors for g in spec.grid}}
+    for name, factors in grids.items():
+        values = {value_of(str(v)) for vs in factors.values() for v in vs
+                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        uses.append(("value", f"suite.toml {name}", {v for v in values if v is not None}, ""))
     for key, text in spec.choices.items():
         uses.append(("value", f"suite.toml [choices] {key}",
                      {v for v in map(value_of, NUMBER.findall(text)) if v is not None}, ""))
@@ -164,9 +177,10 @@ def coverage(suite: Suite, writeup: Path) -> list[Occurrence]:
     for line, text, context, whole in numbers_in(writeup.read_text(encoding="utf-8")):
         value = value_of(text)
         used = next((where for kind, where, values, quote in uses
-                     if (kind == "quote" and _quoted(text, quote))
-                     or (kind == "table" and _rounds_to(value, text, values))
+                     if (kind == "quote" and _quoted(text, quote, whole))
+                     or (kind == "table" and _rounds_to(value, text, quote))
                      or (kind == "scale" and value in values)
+                     or (kind == "label" and value in values and whole.lstrip().startswith("|"))
                      or (kind == "value" and value in values and not _small(text))), "")
         if not used:
             used = next((f"excused: {e.why}" for e in excuses if e.covers(value, whole)), "")
@@ -174,26 +188,41 @@ def coverage(suite: Suite, writeup: Path) -> list[Occurrence]:
     return out
 
 
-def _quoted(number: str, quote: str) -> bool:
+def _quoted(number: str, quote: str, line: str) -> bool:
     """The number's value stands in the quote as a number of its own ('99.9950%' is the
-    quote's '99.995%'; signs aside)."""
+    quote's '99.995%'; signs aside). A whole number below 10 also needs the word after it
+    in the write-up ('3 seeds', not the '3' of 'layer 3')."""
     value = value_of(number.lstrip("+-\u2212"))
-    return any(value_of(m.group().lstrip("+-\u2212")) == value
-               for m in NUMBER.finditer(quote))
+    if not any(value_of(m.group().lstrip("+-\u2212")) == value
+               for m in NUMBER.finditer(quote)):
+        return False
+    if not _small(number):
+        return True
+    after = re.search(re.escape(number) + r"[\s\u00d7x]*([^\s\d.,;:)]+)", line)
+    return after is not None and re.search(
+        re.escape(number) + r"[\s\u00d7x]*" + re.escape(after.group(1)), quote,
+        re.IGNORECASE) is not None
 
 
-def _rounds_to(value: Decimal | None, text: str, values: set[Decimal]) -> bool:
-    """A number printed with decimals is a table value rounded to its digits ('8.404' is
-    the table's 8.403860); whole numbers must match exactly (a '3' is no rounded 2.7)."""
+def _decimals(text: str) -> int:
+    digits = text.rstrip("%").partition(".")[2]
+    return len(digits) if digits.isdigit() else 0
+
+
+def _rounds_to(value: Decimal | None, text: str, cell: str) -> bool:
+    """The number is one a table cell prints: the same value, or, printed with decimals,
+    a rounding of a cell number printed with more ('8.404' of the cell's 8.403860; a
+    one-decimal '0.5' is no rounding of a cell's '0.5' spread elsewhere unless equal)."""
     if value is None:
         return False
-    if value in values:
+    found = [(value_of(t), _decimals(t)) for t in NUMBER.findall(cell)]
+    if any(v == value for v, _ in found):
         return True
-    digits = text.rstrip("%").partition(".")[2]
-    if not digits.isdigit():
+    places = _decimals(text)
+    if not places:
         return False
-    half = Decimal(5) * Decimal(10) ** -(len(digits) + 1)
-    return any(abs(v - value) <= half for v in values)
+    half = Decimal(5) * Decimal(10) ** -(places + 1)
+    return any(v is not None and d > places and abs(v - value) <= half for v, d in found)
 
 
 def _small(text: str) -> bool:
@@ -201,7 +230,7 @@ def _small(text: str) -> bool:
     coincidence as often as not, so only a quote, a table cell, [scale] or an excuse
     covers it."""
     value = value_of(text)
-    return "." not in text and value is not None and abs(value) < 10
+    return value is not None and value == value.to_integral_value() and abs(value) < 10
 
 
 def share_covered(found: list[Occurrence]) -> float:

@@ -10,13 +10,15 @@ printed digit.
 - GRIMMER (Anaya 2016; Heathers & Brown 2019): with the mean's possible sums, the
   sample SD is ``g * sqrt((Q - S^2 / n) / (n - 1))`` for an integer sum of squares ``Q``
   of the same parity as ``S`` (``y^2`` and ``y`` are both odd or both even) and at least
-  ``S^2 / n``; a printed SD that no such ``Q`` rounds to is impossible.
+  ``S^2 / n``; a printed spread is impossible only when no such ``Q`` gives it as a sample
+  SD, a population SD (``/ n``) or, unless the write-up says which, a standard error.
 - A bounded metric (in ``[low, high]``) cannot spread more than
   ``sqrt((m - low) (high - m) n / (n - 1))`` around its mean ``m``.
 
-Each check returns a ``Finding``: ``consistent``, ``inconsistent`` or ``uninformative``
-(the grid is finer than the printed precision, so every printed value is possible), the
-arithmetic as text, and where a check fails, which ``n`` or ``N`` would pass it.
+Each check returns a ``Finding``: ``consistent``, ``inconsistent`` (no value the printed
+number stands for passes), ``uninformative`` (the printed precision cannot decide) or
+``implausible`` (possible, but worth a look), the arithmetic as text, and where a check
+fails, which ``n`` or ``N`` would pass it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 CONSISTENT, INCONSISTENT, UNINFORMATIVE = "consistent", "inconsistent", "uninformative"
+# possible, but worth a look: worse than chance, a difference claimed between equal numbers
+IMPLAUSIBLE = "implausible"
 
 
 @dataclass(frozen=True)
@@ -105,55 +109,79 @@ def grim_any_count(mean: Printed, n: int, percent_of: Iterable[int]) -> list[str
     return [f"N = {size}" for size in percent_of if _sums(mean, n, Fraction(100, size))]
 
 
+# How a printed spread can relate to the variance of the n values, as a factor on the
+# squared spread, and the divisor of the sum of squared deviations it implies
+READINGS = {
+    "sample SD": lambda n: (Fraction(1), n - 1),  # n - 1 in the denominator
+    "population SD": lambda n: (Fraction(1), n),  # numpy's default
+    "standard error": lambda n: (Fraction(n), n - 1),  # SD / sqrt(n)
+}
+
+
 def grimmer(mean: Printed, sd: Printed, n: int, step: float | str | Fraction,
-            suggest: bool = True) -> Finding:
-    """Is the printed sample SD (n - 1 in the denominator) possible with the printed mean?
-    ``suggest``: on failure, also search the counts n that would pass."""
+            readings: tuple[str, ...] = tuple(READINGS), suggest: bool = True) -> Finding:
+    """Is the printed spread possible with the printed mean under some reading of it
+    (``readings``: a sample SD, a population SD, a standard error)? Inconsistent only when
+    every reading fails; the finding names the readings that pass. ``suggest``: on
+    failure, also search the counts n that would pass."""
     g = grid_step(step)
     if n < 2:
-        return Finding("GRIMMER", UNINFORMATIVE, "n < 2: no sample SD")
+        return Finding("GRIMMER", UNINFORMATIVE, "n < 2: no spread across runs")
     sums = _sums(mean, n, g)
     if not sums:
         return Finding("GRIMMER", UNINFORMATIVE, "the mean itself is impossible (GRIM)")
-    if len(sums) > 50:
-        return Finding("GRIMMER", UNINFORMATIVE,
-                       f"{len(sums)} sums fit the printed mean: too coarse to test the SD")
-    lo_var = max(sd.low, Fraction(0)) ** 2 / g**2
-    hi_var = sd.high**2 / g**2
-    tried = []
+    passing, failing = [], []
+    for reading in readings:
+        found = _sum_of_squares(sums, n, g, sd, *READINGS[reading](n))
+        (passing if found else failing).append((reading, found))
+    if passing:
+        reading, (s, q) = passing[0]
+        scale, divisor = READINGS[reading](n)
+        spread = g * math.sqrt((q - Fraction(s * s, n)) / divisor / scale)
+        also = [r for r, _ in passing[1:]]
+        return Finding("GRIMMER", CONSISTENT,
+                       f"as a {reading}: sum {s}, sum of squares {q} (steps of {g}, n {n}) "
+                       f"give {spread:.6g}, printed {sd.text}"
+                       + (f"; also possible as a {', '.join(also)}" if also else ""))
+    more = [f"n = {m}" for m in range(2, max(4 * n, 20) + 1) if suggest and m != n
+            and grimmer(mean, sd, m, g, readings, suggest=False).outcome == CONSISTENT]
+    return Finding("GRIMMER", INCONSISTENT,
+                   f"mean {mean.text} and spread {sd.text} of {n} values on steps of {g}: no "
+                   f"integer sum of squares of the sums' parity gives it as a "
+                   f"{' or a '.join(r for r, _ in failing)}", more[:8])
+
+
+def _sum_of_squares(sums: range, n: int, g: Fraction, sd: Printed, scale: Fraction,
+                    divisor: int) -> tuple[int, int] | None:
+    """(sum, sum of squares) of integers (in steps of g) whose spread, read with this
+    scale and divisor, rounds to the printed one; None when there is none."""
+    lo_var = max(sd.low, Fraction(0)) ** 2 * scale / g**2
+    hi_var = sd.high**2 * scale / g**2
     for s in sums:
-        q_lo = Fraction(s * s, n) + (n - 1) * lo_var
-        q_hi = Fraction(s * s, n) + (n - 1) * hi_var
-        q_lo = max(q_lo, Fraction(s * s, n))
+        q_lo = max(Fraction(s * s, n) + divisor * lo_var, Fraction(s * s, n))
+        q_hi = Fraction(s * s, n) + divisor * hi_var
         first = math.ceil(q_lo)
-        if (first - s) % 2:  # Q and S share their parity
+        if (first - s) % 2:  # Q and S share their parity: y^2 and y are both odd or even
             first += 1
         if first <= q_hi:
-            sd_value = g * math.sqrt((first - Fraction(s * s, n)) / (n - 1))
-            return Finding("GRIMMER", CONSISTENT,
-                           f"sum {s}, sum of squares {first} (steps of {g}, n {n}): SD "
-                           f"{sd_value:.6g}, printed {sd.text}")
-        tried.append(f"sum {s}: sums of squares in [{float(q_lo):.6g}, {float(q_hi):.6g}] "
-                     "hold no integer of its parity")
-    passing = [f"n = {m}" for m in range(2, max(4 * n, 20) + 1) if suggest and m != n
-               and grimmer(mean, sd, m, g, suggest=False).outcome == CONSISTENT]
-    return Finding("GRIMMER", INCONSISTENT,
-                   f"mean {mean.text} and SD {sd.text} of {n} values on steps of {g}: "
-                   + "; ".join(tried), passing[:8])
+            return s, first
+    return None
 
 
 def bounded_sd(mean: Printed, sd: Printed, n: int, low: float, high: float) -> Finding:
-    """Can values in [low, high] with this mean have this sample SD?"""
+    """Can values in [low, high] whose mean rounds to the printed one have a sample SD
+    that rounds to the printed one? The widest spread lies at the mean nearest the middle."""
     lo, hi = Fraction(str(low)), Fraction(str(high))
-    m = min(max(mean.value, lo), hi)
     if n < 2:
         return Finding("range", UNINFORMATIVE, "n < 2: no sample SD")
-    largest = math.sqrt((m - lo) * (hi - m) * n / (n - 1))
-    outcome = CONSISTENT if sd.low <= largest else INCONSISTENT
+    middle = (lo + hi) / 2
+    m = min(max(middle, mean.low, lo), mean.high, hi)
+    largest_var = (m - lo) * (hi - m) * Fraction(n, n - 1)
+    outcome = CONSISTENT if max(sd.low, Fraction(0)) ** 2 <= largest_var else INCONSISTENT
     return Finding("range", outcome,
                    f"values in [{low:g}, {high:g}] with mean {mean.text}, n {n}: SD at most "
                    f"sqrt(({float(m - lo):g}) x ({float(hi - m):g}) x {n} / {n - 1}) = "
-                   f"{largest:.4g}; printed {sd.text}")
+                   f"{math.sqrt(largest_var):.4g}; printed {sd.text}")
 
 
 def in_range(value: Printed, low: float | None, high: float | None, what: str) -> Finding:

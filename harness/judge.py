@@ -689,9 +689,12 @@ def _not_run(v: Verdict, where: dict) -> Verdict:
 def _no_result_text(empty: list[Selection]) -> str:
     """Why there is nothing to judge: configurations with no finished seed."""
     parts = [", ".join(f"{k}={v}" for k, v in (s.config or {}).items()) + ": "
-             + (f"{s.failed} failed, none finished" if s.failed else "not run yet")
+             + (f"{s.valueless} finished without a value of it (the run never measured it)"
+                if s.valueless else
+                f"{s.failed} failed, none finished" if s.failed else "not run yet")
              for s in empty]
-    return "No finished seed (" + "; ".join(dict.fromkeys(parts)) + ")"
+    head = "No seed with a value" if any(s.valueless for s in empty) else "No finished seed"
+    return head + " (" + "; ".join(dict.fromkeys(parts)) + ")"
 
 
 def _no_seeds(v: Verdict, a: Selection, b: Selection, need: int = 1) -> Verdict:

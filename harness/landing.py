@@ -40,8 +40,8 @@ LEGEND = {
                     "tiers that would test it.",
     NOT_TESTABLE: "Nothing this suite measures can check the statement (an explanation, an "
                   "opinion, a setting out of reach); it is listed with its reason.",
-    NOT_RUN: "The cells the claim or number needs have no result: not run yet, or every "
-             "seed failed.",
+    NOT_RUN: "The cells the claim or number needs have no result: not run yet, every "
+             "seed failed, or no run measured it.",
 }
 assert list(LEGEND) == VERDICT_ORDER  # every outcome explained, in the report's order
 

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .judge import TableResult  # noqa: E402
@@ -75,6 +76,9 @@ def plot_curves(panels, title: str, path: Path, units: dict[str, str]) -> bool:
                         label=_plain(label) if s == 0 else None)
         if metric in panels.log_y:
             ax.set_yscale("log")
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+            ax.yaxis.set_major_formatter(plain)  # 0.05, not 5 x 10^-2
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         unit = units.get(metric, "")
         ax.set_title(_plain(metric + (f" ({unit})" if unit else "")), fontsize=9)
         ax.set_xlabel(_plain(panels.x_label), fontsize=8)

@@ -26,14 +26,17 @@ from .stats import SUMMARY_CONFIDENCE
 from .suite import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "reports" / "templates"
-CHECK_MARKS = {"consistent": "✅", "inconsistent": "❌", "uninformative": "➖"}
+CHECK_MARKS = {"consistent": "✅", "inconsistent": "❌", "implausible": "⚠️",
+               "uninformative": "➖"}
 WRITE_UP_NOTE = (
     "Every printed number of the write-up's tables, checked against itself, with no run of "
     "ours involved: a mean of n runs on a grid (GRIM), its SD with it (GRIMMER), the bounds "
     "and chance level of its metric, and each number the write-up derived from others, "
     "recomputed from them as printed. A printed number stands for every value that rounds "
-    "to it. Inconsistent: no such value passes; uninformative: the check cannot decide "
-    "at this precision. The grids and bounds are declared in claims.toml [forensics].")
+    "to it. Inconsistent: no such value passes; implausible: possible, but worth a look "
+    "(worse than chance, a difference claimed between equal numbers); uninformative: the "
+    "check cannot decide at this precision. The grids and bounds are declared in "
+    "claims.toml [forensics], with what they assume.")
 
 
 def md_table(headers: list[str], rows: list[list[str]]) -> str:

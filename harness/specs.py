@@ -313,7 +313,7 @@ class TableSpec(Strict):
             for row in self.row:
                 if col.key not in row.reported or col.key in row.derived:
                     continue
-                names = {"row": row.label, **{k: str(v) for k, v in row.where.items()}}
+                names = {**{k: str(v) for k, v in row.where.items()}, "row": row.label}
 
                 def fill(m: re.Match, names=names, col=col, row=row) -> str:
                     if m.group(1) not in names:
@@ -476,6 +476,9 @@ class ForensicsSpec(Strict):
     low: float | None = None  # bounds of one run's value (a percentage: 0 and 100)
     high: float | None = None
     why: Annotated[str, Field(min_length=1)]  # where the grid and the bounds come from
+    # what the grid takes that the write-up does not state (e.g. "N = 1000 test examples,
+    # accuracy = correct / N"): shown in every finding that rests on it
+    assumed: str = ""
 
     @property
     def step_value(self):

@@ -54,7 +54,31 @@ def check_write_up(claims: ClaimsSpec, spec: SuiteSpec) -> list[WriteUpCheck]:
                 findings = _cell_findings(claims, spec, table, row, col, text, n)
                 out += [WriteUpCheck(where, f.check, f.outcome, f.arithmetic,
                                      ", ".join(f.would_pass)) for f in findings]
+        out = _one_size_for_the_column(claims, table, n, out)
     return out + _claimed_differences(claims)
+
+
+def _one_size_for_the_column(claims: ClaimsSpec, table: TableSpec, n: int | None,
+                             out: list[WriteUpCheck]) -> list[WriteUpCheck]:
+    """Where a GRIM check of an accuracy over N examples fails, the sizes N that make
+    every mean of its column possible at once (one test set serves a whole column)."""
+    for col in table.columns:
+        grid = claims.forensics.get(col.metric) if col.metric else None
+        if grid is None or not grid.examples or not n:
+            continue
+        means = [fx.Printed.parse(parse_reported(reported_str(r.reported[col.key])).mean_text)
+                 for r in table.row if col.key in r.reported]
+        common = [m for m in _sizes_near(grid.examples)
+                  if all(fx.grim_any_count(mean, n, [m]) for mean in means)][:4]
+        prefix = f"{table.title}, "
+        label = f", {col.label}: "
+        for i, c in enumerate(out):
+            if c.check == "GRIM" and c.outcome == fx.INCONSISTENT and \
+                    c.cell.startswith(prefix) and label in c.cell:
+                sizes = ", ".join(f"N = {m}" for m in common) or "none near the declared N"
+                out[i] = WriteUpCheck(c.cell, c.check, c.outcome, c.arithmetic,
+                                      f"{c.would_pass}; every mean of the column: {sizes}")
+    return out
 
 
 def _claimed_differences(claims: ClaimsSpec) -> list[WriteUpCheck]:
@@ -79,13 +103,18 @@ def _claimed_differences(claims: ClaimsSpec) -> list[WriteUpCheck]:
         b = cells.get((claim.metric, tuple(sorted(claim.b.items())), index_b))
         if a is None or b is None:
             continue
-        same = fx.Printed.parse(parse_reported(a[1]).mean_text).value == \
-            fx.Printed.parse(parse_reported(b[1]).mean_text).value
+        first = fx.Printed.parse(parse_reported(a[1]).mean_text)
+        second = fx.Printed.parse(parse_reported(b[1]).mean_text)
+        if first.value == second.value:  # rounding may hide a gap: worth a look
+            outcome, words = fx.IMPLAUSIBLE, ": the same number, which cannot show the claim"
+        elif first.high < second.low:
+            outcome, words = fx.INCONSISTENT, ": the other way round"
+        else:
+            outcome, words = fx.CONSISTENT, ""
         out.append(WriteUpCheck(
-            f"claim {claim.id}: {a[0]} against {b[0]}", "claimed difference",
-            fx.INCONSISTENT if same else fx.CONSISTENT,
-            f"the claim puts the first above the second; the table prints {a[1]} and {b[1]}"
-            + (": the same number, no difference to claim" if same else "")))
+            f"claim {claim.id}: {a[0]} against {b[0]}", "claimed difference", outcome,
+            f"the claim puts the first above the second; the table prints {a[1]} and "
+            f"{b[1]}{words}"))
     return out
 
 
@@ -93,24 +122,23 @@ def _cell_findings(claims: ClaimsSpec, spec: SuiteSpec, table: TableSpec, row: R
                    col: ColumnSpec, text: str, n: int | None) -> list[fx.Finding]:
     rep = parse_reported(text)
     mean = fx.Printed.parse(rep.mean_text)
-    sd = fx.Printed.parse(rep.spread_text) if rep.spread_text and rep.spread_kind == "sd" \
-        else None
+    spread = fx.Printed.parse(rep.spread_text) if rep.spread_text else None
     found: list[fx.Finding] = []
     grid = claims.forensics.get(col.metric)
     if grid is not None and grid.step is not None and n:
         step = grid.step_value
         finding = fx.grim(mean, n, step)
         if finding.outcome == fx.INCONSISTENT and grid.examples:
-            size = grid.examples  # the evaluation-set sizes nearest the declared one
-            sizes = sorted(range(max(size // 2, 1), 2 * size + 1), key=lambda m: abs(m - size))
-            finding.would_pass.extend(fx.grim_any_count(mean, n, sizes)[:6])
-        found.append(finding)
-        if sd is not None and n >= 2:
-            found.append(fx.grimmer(mean, sd, n, step))
+            finding.would_pass.extend(fx.grim_any_count(mean, n, _sizes_near(grid.examples))[:6])
+        found.append(_assuming(finding, grid.assumed))
+        if spread is not None and n >= 2:
+            found.append(_assuming(fx.grimmer(mean, spread, n, step, _readings(rep)),
+                                   grid.assumed))
     if grid is not None and (grid.low is not None or grid.high is not None):
         found.append(fx.in_range(mean, grid.low, grid.high, "mean"))
-        if sd is not None and n and n >= 2 and grid.low is not None and grid.high is not None:
-            found.append(fx.bounded_sd(mean, sd, n, grid.low, grid.high))
+        if spread is not None and rep.spread_kind == "sd" and n and n >= 2 \
+                and grid.low is not None and grid.high is not None:
+            found.append(fx.bounded_sd(mean, spread, n, grid.low, grid.high))
     chance = col.chance if col.chance is not None else spec.metrics[col.metric].chance
     better = col.higher_is_better if col.higher_is_better is not None \
         else spec.metrics[col.metric].higher_is_better
@@ -122,32 +150,78 @@ def _cell_findings(claims: ClaimsSpec, spec: SuiteSpec, table: TableSpec, row: R
     return found
 
 
+def _readings(rep) -> tuple[str, ...]:
+    """How a printed ± can be read: as labelled, else as any of them."""
+    if rep.spread_kind == "se":
+        return ("standard error",)
+    if re.search(r"\(\s*(s\.?d\.?|std)\s*\)", rep.text, re.IGNORECASE):
+        return ("sample SD", "population SD")
+    return tuple(fx.READINGS)
+
+
+def _sizes_near(size: int) -> list[int]:
+    """Evaluation-set sizes from half to twice the declared one, nearest first."""
+    return sorted(range(max(size // 2, 1), 2 * size + 1), key=lambda m: abs(m - size))
+
+
+def _assuming(finding: fx.Finding, assumed: str) -> fx.Finding:
+    """A finding that rests on a grid the write-up does not state says so."""
+    if not assumed or finding.outcome == fx.UNINFORMATIVE:
+        return finding
+    return fx.Finding(finding.check, finding.outcome,
+                      f"assuming {assumed}: {finding.arithmetic}", finding.would_pass)
+
+
 def _against_chance(mean: fx.Printed, chance: float, higher_is_better: bool) -> fx.Finding:
+    """Worse than chance is possible (noise, a model that did not learn), not impossible:
+    a finding to look at."""
     worse = mean.high < chance if higher_is_better else mean.low > chance
     side = "below" if higher_is_better else "above"
-    return fx.Finding("chance", fx.INCONSISTENT if worse else fx.CONSISTENT,
+    return fx.Finding("chance", fx.IMPLAUSIBLE if worse else fx.CONSISTENT,
                       f"{mean.text} {side if worse else 'not ' + side} chance ({chance:g})")
+
+
+def _denominators(expr: str) -> list[str]:
+    """The source of every divisor in the expression."""
+    import ast
+
+    return [ast.unparse(node.right) for node in ast.walk(ast.parse(expr, mode="eval"))
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)]
 
 
 def recompute(expr: str, claims: ClaimsSpec, printed: fx.Printed) -> fx.Finding:
     """The derived number from its printed inputs, each anywhere within half a unit of its
-    last digit (the extremes lie at corners: differences and ratios are monotone in each
-    input), against the printed result within half a unit of its own."""
+    last digit, against the printed result within half a unit of its own. The range is
+    taken over the corners of the inputs' box and, for up to 4 inputs, a grid of 9 points
+    per input inside it (an extreme inside the box, as of (x - a)^2, is found); a divisor
+    that can reach zero in the box leaves the range unbounded: uninformative."""
     inputs = {m.groups(): fx.Printed.parse(parse_reported(
         claims.reported_text(*m.groups())).mean_text) for m in _REP.finditer(expr)}
     if len(inputs) > MAX_INPUTS:
         return fx.Finding("recomputation", fx.UNINFORMATIVE,
                           f"{len(inputs)} inputs: more than {MAX_INPUTS}")
 
-    def value(choice: dict) -> float:
-        return evaluate(expr, lambda t, r, c: (float(choice[(t, r, c)]), None))[0]
+    def value(source: str, choice: dict) -> float:
+        return evaluate(source, lambda t, r, c: (float(choice[(t, r, c)]), None))[0]
 
-    central = value({k: p.value for k, p in inputs.items()})
-    corners = [value(dict(zip(inputs, c, strict=True)))
-               for c in itertools.product(*((p.low, p.high) for p in inputs.values()))]
-    low, high = min(corners), max(corners)
+    points = 9 if len(inputs) <= 4 else 2
+    axes = [[p.low + (p.high - p.low) * k / (points - 1) for k in range(points)]
+            for p in inputs.values()]
+    boxes = [dict(zip(inputs, c, strict=True)) for c in itertools.product(*axes)]
+    try:
+        for divisor in _denominators(expr):
+            signs = {(v > 0) - (v < 0) for v in (value(divisor, b) for b in boxes)}
+            if 0 in signs or signs == {1, -1}:
+                raise ZeroDivisionError
+        central = value(expr, {k: p.value for k, p in inputs.items()})
+        values = [value(expr, b) for b in boxes]
+    except ZeroDivisionError:
+        return fx.Finding("recomputation", fx.UNINFORMATIVE,
+                          f"{expr}: a divisor can be zero within the inputs' rounding")
+    low, high = min(values), max(values)
     shown = _REP.sub(lambda m: inputs[m.groups()].text, expr)
-    fits = high >= printed.low and low <= printed.high
+    slack = 1e-9 * max(1.0, abs(low), abs(high))  # float rounding never makes a false alarm
+    fits = high + slack >= printed.low and low - slack <= printed.high
     return fx.Finding("recomputation", fx.CONSISTENT if fits else fx.INCONSISTENT,
                       f"{shown} = {central:.6g} (inputs as printed, to half their last "
                       f"digit: {low:.6g} to {high:.6g}); printed {printed.text}")

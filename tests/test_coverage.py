@@ -81,3 +81,11 @@ def test_every_shipped_suite_covers_every_number_of_its_writeup(name: str):
     found = coverage(suite, SEEDS / suite.claims.source.file)
     missing = [(o.line, o.text, o.context) for o in found if not o.used_by]
     assert share_covered(found) == 1.0, missing
+
+
+def test_numbers_inside_words_and_results_at_a_line_start_are_read_right():
+    from harness.coverage import numbers_in
+
+    found = [t for _, t, _, _ in numbers_in("81.22 ± 0.73 on MNIST-1D with 60k rows\n"
+                                            "3. a list item of 1.3M parameters\n")]
+    assert found == ["81.22", "0.73", "60k", "1.3M"], found

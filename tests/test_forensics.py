@@ -73,3 +73,11 @@ def test_percentages_outside_0_100_are_flagged_at_their_printed_precision():
     assert in_range(Printed.parse("100.04"), 0, 100, "accuracy").outcome == INCONSISTENT
     assert in_range(Printed.parse("100.0"), 0, 100, "accuracy").outcome == CONSISTENT
     assert in_range(Printed.parse("-0.2"), 0, None, "sparsity").outcome == INCONSISTENT
+
+
+def test_a_bounded_sd_uses_every_mean_the_print_allows():
+    # "0.0" may be 0.04, around which values in [0, 100] can spread by about 2.3
+    assert bounded_sd(Printed.parse("0.0"), Printed.parse("0.05"), 4, 0, 100).outcome \
+        == CONSISTENT
+    assert bounded_sd(Printed.parse("0.0"), Printed.parse("3.0"), 4, 0, 100).outcome \
+        == INCONSISTENT

@@ -646,3 +646,19 @@ def test_an_inconclusive_equivalence_names_the_seeds_for_its_observed_difference
     assert v.verdict == INCONCLUSIVE
     assert "on the margin itself" not in v.reason
     assert v.seeds_needed == stats.seeds_to_settle_equivalence(0.0, sd, sd, 1.0, ALPHA) == 21
+
+
+def test_finished_seeds_without_a_value_are_not_called_not_run_yet():
+    """A run that never reached a measurement (a probe density it never annealed to)
+    stores no value: the reason says so instead of 'not run yet'."""
+    import numpy as np
+
+    from harness.aggregate import Selection
+    from harness.judge import _no_result_text
+
+    never = Selection({"method": "MT"}, np.array([]), 0, [], valueless=3)
+    waiting = Selection({"method": "ST"}, np.array([]))
+    text = _no_result_text([never, waiting])
+    assert text.startswith("No seed with a value (method=MT: 3 finished without a value"), text
+    assert "method=ST: not run yet" in text
+    assert _no_result_text([waiting]).startswith("No finished seed (")

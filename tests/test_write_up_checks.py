@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.forensics import CONSISTENT, INCONSISTENT, UNINFORMATIVE
+from harness.forensics import CONSISTENT, IMPLAUSIBLE, INCONSISTENT, UNINFORMATIVE
 from harness.suite import load_suite
 from harness.write_up_checks import check_write_up
 
@@ -113,9 +113,56 @@ def test_a_derived_column_naming_a_missing_placeholder_is_an_error(toy: Path):
         load_suite(str(toy))
 
 
-@pytest.mark.parametrize("b,outcome", [("10.0 ± 0.5", INCONSISTENT), ("9.0 ± 0.5", CONSISTENT)])
-def test_a_difference_claimed_between_equal_printed_numbers_is_found(toy: Path, b, outcome):
+@pytest.mark.parametrize("b,outcomes", [
+    ("10.0 ± 0.5", [IMPLAUSIBLE, IMPLAUSIBLE]),  # equal as printed: rounding may hide a gap
+    ("9.0 ± 0.5", [CONSISTENT, INCONSISTENT]),  # a-beats-b as printed; b-beats-a reversed
+    ("9.96 ± 0.5", [CONSISTENT, CONSISTENT]),  # 10.0 may be 9.95: no order is excluded
+])
+def test_a_claimed_difference_is_checked_against_the_printed_order(toy: Path, b, outcomes):
     found = checks_of(toy, a="10.0 ± 0.8", b=b, forensics='score = { why = "points" }')
     claimed = [c for (row, check), c in found.items() if check == "claimed difference"]
-    assert [c.outcome for c in claimed] == [outcome, outcome], claimed  # a>b and b>a claims
+    assert [c.outcome for c in claimed] == outcomes, claimed  # a-beats-b, then b-beats-a
     assert claimed[0].cell.startswith("claim a-beats-b: Main table, A, Score against")
+
+
+def test_worse_than_chance_is_implausible_not_impossible(toy: Path):
+    edit(toy / "claims.toml", 'margin_reason = "the toy write-up reads \'within 1.5 points\'", '
+         'chance = 0.0', 'margin_reason = "the toy write-up reads \'within 1.5 points\'", '
+         'chance = 9.5')
+    found = checks_of(toy, a="10.0 ± 0.8", b="9.0 ± 0.5", forensics='score = { why = "p" }')
+    assert found[("A", "chance")].outcome == CONSISTENT
+    assert found[("B", "chance")].outcome == IMPLAUSIBLE
+
+
+def test_grimmer_reads_an_unlabelled_spread_every_way_before_calling_it_impossible(toy: Path):
+    # 4 integers with mean 5 (sum 20): sums of squares 100, 102, 104 give sample SDs
+    # 0, 0.816, 1.155 and population SDs 0, 0.707, 1: "0.71" is possible only as the
+    # population SD (numpy's default); "0.50" under no reading
+    found = checks_of(toy, a="5.00 ± 0.71", forensics='score = { step = "1", why = "p" }')
+    assert found[("A", "GRIMMER")].outcome == CONSISTENT
+    assert found[("A", "GRIMMER")].arithmetic.startswith("as a population SD: sum 20, sum "
+                                                         "of squares 102")
+
+
+def test_a_spread_impossible_under_every_reading_names_them(toy: Path):
+    found = checks_of(toy, a="5.00 ± 0.50", forensics='score = { step = "1", why = "p" }')
+    bad = found[("A", "GRIMMER")]
+    assert bad.outcome == INCONSISTENT
+    assert "as a sample SD or a population SD or a standard error" in bad.arithmetic
+
+
+@pytest.mark.parametrize("expr,printed,outcome", [
+    # the minimum 0 lies inside the box (at 10.0), not at a corner (0.0025)
+    ("(rep('main', '{row}', 'score') - 10.0) * (rep('main', '{row}', 'score') - 10.0)",
+     "0.0000", CONSISTENT),
+    ("abs(rep('main', '{row}', 'score') - 10.0)", "0.000", CONSISTENT),
+    # 10.0 stands for 9.95 .. 10.05: the divisor crosses zero, the range is unbounded
+    ("100 / (rep('main', '{row}', 'score') - 10.02)", "1", UNINFORMATIVE),
+])
+def test_a_derived_cell_is_bounded_inside_the_box_not_only_at_its_corners(toy: Path, expr,
+                                                                          printed, outcome):
+    column = f'  {{ key = "gain", label = "G", metric = "score", derived = "{expr}" }},'
+    edit(toy / "claims.toml", 'reported = { score = "10.0 ± 0.5" }',
+         f'reported = {{ score = "10.0 ± 0.5", gain = "{printed}" }}')
+    found = checks_of(toy, a=None, extra_column=column, forensics='score = { why = "p" }')
+    assert found[("A", "recomputation")].outcome == outcome, found[("A", "recomputation")]
