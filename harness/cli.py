@@ -94,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
     _execution(p)
     _selection(p)
+    p.add_argument("--sensitivity", action="store_true",
+                   help="also train the suite's [[sensitivity]] sweeps at this tier (the "
+                        "report shows where the open choices land)")
 
     p = sub.add_parser("report", help="render reports from the store (no training)")
     _common(p)
@@ -211,7 +214,8 @@ def _runner(args: argparse.Namespace, store: Store, execute: bool = True) -> Run
                   execute=execute,
                   progress=execute and not getattr(args, "no_progress", False),
                   retry_failed=getattr(args, "retry_failed", False),
-                  batch_size=getattr(args, "batch", 1), executor=executor)
+                  batch_size=getattr(args, "batch", 1), executor=executor,
+                  sensitivity=getattr(args, "sensitivity", False))
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -164,6 +164,31 @@ class Plan:
                 cells.append(make_cell(self.suite, "main", params))
         return cells
 
+    def sensitivity_cells(self, tuned: dict[str, dict] | None = None
+                          ) -> list[tuple[int, Cell]]:
+        """(sweep index, cell) of the suite's [[sensitivity]] sweeps at this tier: every
+        main configuration a sweep's ``where`` keeps, at each value other than its own,
+        every seed, with the tuned values the main cells got (stage "sens")."""
+        out = []
+        for i, sweep in enumerate(self.suite.spec.sensitivity):
+            for config in self.configs():
+                if "grid" in config or any(config.get(k) != v for k, v in sweep.where.items()):
+                    continue
+                extra: dict = {}
+                if self.tuning:
+                    extra = (tuned or {}).get(group_key({k: config[k]
+                                                         for k in self.tuning.per}))
+                    if extra is None:
+                        continue
+                base = self.config_params(config)
+                for value in sweep.values:
+                    if value == base[sweep.param]:
+                        continue
+                    for seed in self.seeds:
+                        params = {**base, **extra, sweep.param: value, "seed": seed}
+                        out.append((i, make_cell(self.suite, "sens", params)))
+        return out
+
     def cell_count(self) -> tuple[int, int]:
         """(main cells, tuning trials) of this tier."""
         main = len(self.configs()) * len(self.seeds)

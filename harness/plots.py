@@ -170,3 +170,37 @@ def plot_table(result: TableResult, path: Path, units: dict[str, str], level: fl
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return True
+
+
+def plot_sensitivity(cells: list, title: str, path: Path, max_panels: int = 8) -> bool:
+    """One panel per reported number of a sweep (sensitivity.SweepCell): the reproduced
+    mean ± SD at each tried value (the suite's own in black), the reported number and its
+    margin as a band. Returns False when no value has a result."""
+    cells = [c for c in cells if any(t.mean is not None for t in c.tried)][:max_panels]
+    if not cells:
+        return False
+    cols = min(len(cells), 4)
+    rows = (len(cells) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, cell in zip(axes.flat, cells, strict=False):
+        x = np.arange(len(cell.tried))
+        ax.axhspan(cell.reported - cell.margin, cell.reported + cell.margin, color="tab:green",
+                   alpha=0.15, label="reported ± margin")
+        ax.axhline(cell.reported, color="tab:green", lw=1)
+        for i, t in enumerate(cell.tried):
+            if t.mean is None:
+                continue
+            ax.errorbar(i, t.mean, yerr=t.sd or 0.0, fmt="o", capsize=3,
+                        color="black" if t.own else "tab:blue")
+        ax.set_xticks(x, [_plain(f"{t.value!r}{' (ours)' if t.own else ''}")
+                          for t in cell.tried], fontsize=7)
+        ax.set_xlabel(_plain(cell.sweep.param), fontsize=8)
+        ax.set_title(_plain(textwrap.shorten(cell.label, 48)), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.set_visible(False)
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle(_plain(title), fontsize=10)
+    _save(fig, path, 80)
+    return True

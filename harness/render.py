@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from .landing import LEGEND, suite_cards
 from .md_text import md_code, md_escape
-from .plots import plot_curves, plot_table, plot_tiles
+from .plots import plot_curves, plot_sensitivity, plot_table, plot_tiles
 from .report import (
     MARKS,
     SEED_STATS_HEADERS,
@@ -26,6 +26,13 @@ from .stats import SUMMARY_CONFIDENCE
 from .suite import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "reports" / "templates"
+SWEEP_NOTE = (
+    "Each open choice of [[sensitivity]] in suite.toml, tried at other values on the "
+    "configurations it names: every reported number there is judged again at each value "
+    "as its table cell is (reproduced within its margin), at alpha / k for the k values "
+    "that compete to reproduce it, so that trying more values does not make a chance "
+    "'reproduced' likelier. Exploratory: the table's verdicts keep their outcome and name "
+    "what the sweep found.")
 CHECK_MARKS = {"consistent": "✅", "inconsistent": "❌", "implausible": "⚠️",
                "uninformative": "➖"}
 WRITE_UP_NOTE = (
@@ -58,6 +65,7 @@ def _env(autoescape: bool) -> jinja2.Environment:
     env.filters["split"] = split_text
     env.globals.update(table=md_table, marks=MARKS, verdicts=VERDICT_ORDER,
                        check_marks=CHECK_MARKS, write_up_note=WRITE_UP_NOTE,
+                       sweep_note=SWEEP_NOTE,
                        seed_stats_headers=SEED_STATS_HEADERS, seed_stats_note=SEED_STATS_NOTE)
     return env
 
@@ -98,12 +106,23 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
             plots[figure.id] = f"{stem}/{figure.id}.png"
             images[figure.id] = "data:image/png;base64," + base64.b64encode(
                 path.read_bytes()).decode()
+    for i, sweep in enumerate(model.sweeps):
+        path = plot_dir / f"sensitivity-{i}.png"
+        cells = [c for c in model.sensitivity if c.sweep is sweep]
+        if plot_sensitivity(cells, f"Where {sweep.choice!r} lands ({sweep.param})", path):
+            plots[f"sensitivity-{i}"] = f"{stem}/sensitivity-{i}.png"
+            images[f"sensitivity-{i}"] = "data:image/png;base64," + base64.b64encode(
+                path.read_bytes()).decode()
     model = replace(model, plots=plots)
     tuning_rows, failed_rows = _rows(model)
     write_up_rows = [[f"{CHECK_MARKS[c.outcome]} {c.outcome}", c.cell, c.check, c.arithmetic,
                       c.would_pass] for c in model.write_up_checks]
+    sweep_rows = [[[c.label, c.sweep.param, "; ".join(_tried_text(t) for t in c.tried),
+                    ", ".join(repr(v) for v in c.reproduced_with)
+                    or ("none" if c.complete else "not every value has run")]
+                   for c in model.sensitivity if c.sweep is sweep] for sweep in model.sweeps]
     context = {"m": _View(model, tuning_rows=tuning_rows, failed_rows=failed_rows,
-                          write_up_rows=write_up_rows, images=images)}
+                          write_up_rows=write_up_rows, sweep_rows=sweep_rows, images=images)}
     md = _env(autoescape=False).get_template("suite.md.j2").render(context)
     md = re.sub(r"\n{3,}", "\n\n", md)
     html = _env(autoescape=True).get_template("suite.html.j2").render(context)
@@ -111,6 +130,13 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
     md_path.write_text(md, encoding="utf-8")
     html_path.write_text(html, encoding="utf-8")
     return {"md": md_path, "html": html_path, **{k: out_dir / v for k, v in plots.items()}}
+
+
+def _tried_text(t) -> str:
+    """'0.5: 81.2 ± 0.4 (supported)', the suite's own marked."""
+    got = "not run" if t.mean is None else (
+        f"{t.mean:.4g}" + (f" ± {t.sd:.2g}" if t.sd is not None else "") + f", n={t.n}")
+    return f"{t.value!r}{' (ours)' if t.own else ''}: {got} ({t.verdict})"
 
 
 def write_index(models: list[ReportModel], out_dir: Path) -> Path:

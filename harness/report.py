@@ -31,6 +31,7 @@ from .judge import (
 from .margins import RULE
 from .runner import RunResult
 from .scale import NOT_COMPARABLE
+from .sensitivity import SweepCell, analyse, annotate
 from .specs import TableSpec
 from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE
 from .write_up_checks import WriteUpCheck, check_write_up
@@ -129,6 +130,16 @@ class ReportModel:
     cli_name: str = ""  # how a command names the suite (Suite.cli_name)
     headlines: list | None = None  # headlines.HeadlineClaim of claims.toml; None: unreadable
     write_up_checks: list[WriteUpCheck] = field(default_factory=list)  # write_up_checks.py
+    sensitivity: list[SweepCell] = field(default_factory=list)  # sensitivity.py
+
+    @property
+    def sweeps(self) -> list:
+        """The [[sensitivity]] sweeps that have a reported number to judge, in order."""
+        seen = []
+        for cell in self.sensitivity:
+            if not any(cell.sweep is s for s in seen):
+                seen.append(cell.sweep)
+        return seen
 
     @property
     def write_up_counts(self) -> dict[str, int]:
@@ -249,6 +260,8 @@ def build(run: RunResult, command: str) -> ReportModel:
     scale.apply(plan, suite.claims.claim, claims, table_results, results, stand)
     table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
     holm_over_report(claims + table_verdicts, suite.claims.source.alpha)
+    swept = analyse(judge, table_results, suite.spec.sensitivity, run.sensitivity)
+    annotate(swept, table_results)
     counts = Counter(v.verdict for v in claims)
     table_counts = Counter(v.verdict for v in table_verdicts)
     unknown = (set(counts) | set(table_counts)) - set(VERDICT_ORDER)
@@ -314,6 +327,7 @@ def build(run: RunResult, command: str) -> ReportModel:
         cli_name=suite.cli_name,
         headlines=headline_claims(suite.folder),
         write_up_checks=check_write_up(suite.claims, suite.spec),
+        sensitivity=swept,
     )
 
 

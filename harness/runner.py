@@ -47,10 +47,13 @@ class RunResult:
     records: list[CellRecord]  # main-stage records present in the store, in grid order
     executed: int = 0  # cells and trials trained by this call (not read from the store)
     executed_failed: int = 0  # of those, the ones that failed
+    # (sweep index, record) of the [[sensitivity]] cells present in the store
+    sensitivity: list[tuple[int, CellRecord]] = field(default_factory=list)
 
     @property
     def read_back(self) -> int:
-        return len(self.records) + sum(len(t.trials) for t in self.tuning) - self.executed
+        return (len(self.records) + sum(len(t.trials) for t in self.tuning)
+                + len(self.sensitivity) - self.executed)
 
     @property
     def all_records(self) -> list[CellRecord]:
@@ -120,7 +123,8 @@ def store_lock(store_path: Path) -> Iterator[None]:
 class Runner:
     def __init__(self, store: Store, device: torch.device, data_dir: Path | None,
                  execute: bool = True, progress: bool = True, retry_failed: bool = False,
-                 batch_size: int = 16, executor=None):
+                 batch_size: int = 16, executor=None, sensitivity: bool = False):
+        self.sensitivity = sensitivity  # train the [[sensitivity]] cells (else: read them)
         self.store = store
         self.device = device
         self.data_dir = data_dir
@@ -263,7 +267,26 @@ class Runner:
             records = [r for r in obtained if r is not None]
         finally:
             bar.close()
-        return RunResult(plan, tuning, records, self.executed, self.executed_failed)
+        swept = self._sweeps(plan, tuned)
+        return RunResult(plan, tuning, records, self.executed, self.executed_failed, swept)
+
+    def _sweeps(self, plan: Plan, tuned: dict) -> list[tuple[int, CellRecord]]:
+        """The [[sensitivity]] cells: trained when this runner was asked to, else read
+        from the store where they are."""
+        sweeps = plan.sensitivity_cells(tuned)
+        if not sweeps:
+            return []
+        cells = [c for _, c in sweeps]
+        execute, self.execute = self.execute, self.execute and self.sensitivity
+        bar = Progress(f"{plan.suite.name} sensitivity", len(cells),
+                       self.progress and self.execute)
+        try:
+            obtained = self._obtain(cells, bar, lambda c, r: f"{_label(c.params, plan)} "
+                                    f"{_status(r)}")
+        finally:
+            bar.close()
+            self.execute = execute
+        return [(i, r) for (i, _), r in zip(sweeps, obtained, strict=True) if r is not None]
 
 
 def _status(record: CellRecord) -> str:

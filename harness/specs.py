@@ -167,6 +167,19 @@ class ScaleSpec(Strict):
     note: str = ""  # where the write-up states them, or what it leaves unstated
 
 
+class SensitivitySpec(Strict):
+    """An open choice tried at other values: the configurations of a tier's main grid
+    that ``where`` keeps, run again with ``param`` at each of ``values`` (cells of stage
+    "sens", each seed as in the tier), so the report can say whether any tried choice
+    reproduces a reported number (harness/sensitivity.py)."""
+
+    choice: str  # the [choices] key this explores
+    param: Name  # the [params] key it varies
+    values: Annotated[list[Scalar], Field(min_length=1)]
+    where: Where = {}
+    why: Annotated[str, Field(min_length=1)]  # why this choice could move the numbers
+
+
 class SuiteSpec(Strict):
     title: str
     writeup: str
@@ -183,6 +196,7 @@ class SuiteSpec(Strict):
     grid: list[GridSpec] = []
     tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
+    sensitivity: list[SensitivitySpec] = []  # some of the choices, tried at other values
     scale: ScaleSpec | None = None  # the write-up's own settings
     # Factors whose values train twins: cells that differ only in these share seed, data
     # order and initialisation (the task guarantees it), so claims across them are paired.

@@ -254,6 +254,23 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
         for key in t.params:
             if key not in known:
                 raise SpecError(path, f"tuning.params.{key}", "unknown parameter")
+    for i, sweep in enumerate(spec.sensitivity):
+        key = f"sensitivity[{i}]"
+        if sweep.choice not in spec.choices:
+            raise SpecError(path, f"{key}.choice", f"{sweep.choice!r} is not a key of "
+                            f"[choices]: {sorted(spec.choices)}")
+        if sweep.param not in spec.params:
+            raise SpecError(path, f"{key}.param", f"{sweep.param!r} is not a key of [params]"
+                            " (a factor or the tuned parameter cannot be swept)")
+        default = spec.params[sweep.param]
+        for j, value in enumerate(sweep.values):
+            if not _same_type(value, default):
+                raise SpecError(path, f"{key}.values[{j}]", f"{value!r} is not of the type "
+                                f"of params.{sweep.param} ({default!r})")
+        for factor, value in sweep.where.items():
+            if factor not in spec.factors or value not in spec.factors[factor]:
+                raise SpecError(path, f"{key}.where.{factor}", f"not a value of the main "
+                                f"grid's factors {dict(spec.factors)}")
     all_factors = spec.factor_values()
     names = [g.name for g in spec.grid]
     for i, grid in enumerate(spec.grid):
@@ -384,6 +401,15 @@ def _all_of(*checks: Callable[[], Any]) -> list:
     if problems:
         raise SpecErrors(problems)
     return results
+
+
+def _same_type(value: object, default: object) -> bool:
+    """An override fits a parameter: the same type, or an int for a float."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return type(value) is type(default)
 
 
 def _check_where(problems: _Problems, key: str, where: dict, spec: SuiteSpec) -> None:

@@ -1,0 +1,88 @@
+"""[[sensitivity]]: open choices tried at other values, and whether any reproduces a
+reported number (toy suite: ``shift`` moves every score by its value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import SpecError
+from harness.judge import SUPPORTED
+from harness.plan import resolve
+from harness.render import write_suite_report
+from harness.report import build
+from harness.store import Store
+from harness.suite import load_suite
+from tests.test_engine import CPU, Runner
+from tests.test_suite_validation import edit
+
+
+def sweep(toy: Path, values: str, where: str = '{ arm = "b" }') -> None:
+    edit(toy / "suite.toml", "lr = 0.3\n", "lr = 0.3\nshift = 0.0\n\n[choices]\n"
+         'offset = "the write-up states no offset; we add none"\n\n[[sensitivity]]\n'
+         f'choice = "offset"\nparam = "shift"\nvalues = {values}\nwhere = {where}\n'
+         'why = "an offset moves every score"\n')
+
+
+def run(toy: Path, store_path: Path, train: bool = True):
+    with Store(store_path) as store:
+        runner = Runner(store, CPU, None, progress=False, sensitivity=train)
+        return runner.run(resolve(load_suite(str(toy)), "smoke"))
+
+
+def test_sweep_cells_run_only_when_asked_and_are_kept_apart(toy: Path, store_path: Path):
+    sweep(toy, "[0.0, 4.0, 1.0]")  # 0.0 is the suite's own: not run again
+    plan = resolve(load_suite(str(toy)), "smoke")
+    result = run(toy, store_path, train=False)
+    assert result.sensitivity == [] and len(result.records) == 9
+    result = run(toy, store_path)
+    assert len(result.sensitivity) == 2 * 3  # 2 other values x 3 seeds, arm b only
+    assert {r.params["shift"] for _, r in result.sensitivity} == {4.0, 1.0}
+    assert all(r.stage == "sens" and r.params["arm"] == "b" for _, r in result.sensitivity)
+    assert all(r.params["shift"] == 0.0 for r in result.records)  # main cells untouched
+    # the sweep's cells carry the tuned lr of their group, as the main cells do
+    main_lr = {r.params["lr"] for r in result.records if r.params["arm"] == "b"}
+    assert {r.params["lr"] for _, r in result.sensitivity} == main_lr
+    assert len(plan.sensitivity_cells({})) == 0  # no tuned value yet: no sweep cell
+    again = run(toy, store_path, train=False)  # read back from the store
+    assert len(again.sensitivity) == 6 and again.executed == 0
+
+
+def test_a_choice_that_reaches_the_number_and_one_that_does_not(toy: Path, store_path: Path,
+                                                                tmp_path: Path):
+    sweep(toy, "[4.0, 1.0]")  # B's mean is 5 with no shift; the write-up prints 9.0
+    result = run(toy, store_path)
+    model = build(result, "cmd")
+    (cell,) = [c for c in model.sensitivity if c.vid == "main/B/score"]
+    tried = {t.value: t.verdict for t in cell.tried}
+    assert tried[4.0] == SUPPORTED and tried[1.0] != SUPPORTED, cell.tried
+    assert cell.reproduced_with == [4.0]
+    reason = next(v for v in model.table_verdicts if v.id == "main/B/score").reason
+    assert "reproduced with shift = 4.0" in reason
+    md = write_suite_report(model, tmp_path / "out")["md"].read_text()
+    assert "## Where the open choices land" in md and "### offset: shift" in md
+    assert (tmp_path / "out" / "toy-smoke" / "sensitivity-0.png").is_file()
+
+
+def test_no_tried_choice_reaches_the_number(toy: Path, store_path: Path):
+    sweep(toy, "[1.0, 2.0]")
+    model = build(run(toy, store_path), "cmd")
+    (cell,) = [c for c in model.sensitivity if c.vid == "main/B/score"]
+    assert cell.reproduced_with == [] and cell.complete
+    reason = next(v for v in model.table_verdicts if v.id == "main/B/score").reason
+    assert "not reproduced under any tried shift (1.0, 2.0" in reason
+
+
+@pytest.mark.parametrize("old,new,key", [
+    ('choice = "offset"', 'choice = "ofset"', "sensitivity[0].choice"),
+    ('param = "shift"', 'param = "arm"', "sensitivity[0].param"),
+    ("values = [1.0]", 'values = ["x"]', "sensitivity[0].values[0]"),
+    ('where = { arm = "b" }', 'where = { arm = "z" }', "sensitivity[0].where.arm"),
+])
+def test_a_bad_sweep_names_its_key(toy: Path, old, new, key):
+    sweep(toy, "[1.0]")
+    edit(toy / "suite.toml", old, new)
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    assert f": {key}: " in str(err.value), str(err.value)
