@@ -3,8 +3,9 @@
 reaches a user without the hours of compute behind it.
 
 A reference file is regress's snapshot (what ``regress`` and ``verify`` compare) plus every
-record of the run (main cells and tuning trials, image metrics left out: they are
-pictures) and where it came from: the commit, the date, the machine and the wall time. A
+record of the run (main cells, tuning trials and any [[sensitivity]] cells, image metrics
+left out: they are pictures) and where it came from: the commit, the date, the machine and
+the wall time (of the main run; the sweeps' apart). A
 report renders from it when the store lacks the tier (``fill``), and only while the
 suite's code is the code that made it (its digest, harness/identity.py).
 """
@@ -30,8 +31,11 @@ def make(run: RunResult, command: str) -> dict:
     snap = snapshot(run, command)
     images = {n for n, m in run.plan.suite.spec.metrics.items() if m.kind == "image"}
     records = run.all_records
-    snap["records"] = [_record_dict(r, images) for r in records]
+    swept = [r for _, r in run.sensitivity]  # [[sensitivity]] cells, when they were run
+    snap["records"] = [_record_dict(r, images) for r in [*records, *swept]]
     snap["provenance"] = provenance(records)
+    if swept:
+        snap["sensitivity_provenance"] = provenance(swept)
     return snap
 
 

@@ -86,3 +86,21 @@ def test_a_bad_sweep_names_its_key(toy: Path, old, new, key):
     with pytest.raises(SpecError) as err:
         load_suite(str(toy))
     assert f": {key}: " in str(err.value), str(err.value)
+
+
+def test_a_reference_carries_its_sweeps_and_a_report_from_it_shows_them(toy: Path,
+                                                                       store_path: Path,
+                                                                       tmp_path: Path):
+    from harness import reference
+
+    sweep(toy, "[4.0]")
+    ref = reference.make(run(toy, store_path), "cmd")
+    assert sum(r["stage"] == "sens" for r in ref["records"]) == 3
+    assert ref["provenance"]["cells"] == 9 + 9  # main cells and tuning trials only
+    assert ref["sensitivity_provenance"]["cells"] == 3
+    fresh = tmp_path / "fresh.sqlite"
+    with Store(fresh) as store:
+        reference.fill(store, ref, load_suite(str(toy)))
+    model = build(run(toy, fresh, train=False), "cmd")
+    (cell,) = [c for c in model.sensitivity if c.vid == "main/B/score"]
+    assert cell.reproduced_with == [4.0]
