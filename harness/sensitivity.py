@@ -33,7 +33,7 @@ class Tried:
     mean: float | None
     sd: float | None
     verdict: str  # the value verdict at alpha / k
-    own: bool = False  # the suite's own choice (the table cell's cells)
+    own: bool = False  # the suite's own choice: the table cell's own verdict (after Holm)
 
 
 @dataclass
@@ -79,7 +79,7 @@ def analyse(judge: Judge, tables: list[TableResult], sweeps: list[SensitivitySpe
         records = [r for j, r in swept if j == i]
         for result in tables:
             table = result.spec
-            for row in table.row:
+            for r, row in enumerate(table.row):
                 for col in table.columns:
                     if col.metric is None or col.key not in row.reported or col.no_verdict:
                         continue
@@ -88,11 +88,14 @@ def analyse(judge: Judge, tables: list[TableResult], sweeps: list[SensitivitySpe
                     if config is None or "grid" in config or any(
                             config.get(k) != v for k, v in sweep.where.items()):
                         continue
-                    out.append(_sweep_cell(judge, sweep, records, table, row, col, config))
+                    own = result.cells[(r, col.key)].verdict
+                    out.append(_sweep_cell(judge, sweep, records, table, row, col, config,
+                                           own.verdict if own else NOT_RUN))
     return out
 
 
-def _sweep_cell(judge, sweep, records, table, row, col, config) -> SweepCell:
+def _sweep_cell(judge, sweep, records, table, row, col, config, own_verdict) -> SweepCell:
+    """The cell at each tried value; the suite's own value keeps the table's verdict."""
     text = reported_str(row.reported[col.key])
     reported = stats.parse_reported(text)
     margin, why = margin_for(reported, col.margin, col.margin_reason)
@@ -107,21 +110,22 @@ def _sweep_cell(judge, sweep, records, table, row, col, config) -> SweepCell:
     own_sel = judge.results.select({**row.where, **col.where}, col.metric, index, vid)
     for value in values:
         if value == own_value:
-            sel = own_sel
-        else:
-            mine = [r for r in records if r.params.get(sweep.param) == value
-                    and all(r.params.get(k) == v for k, v in config.items())]
-            found = [(r.params.get("seed"), entry(r.metrics.get(col.metric), index))
-                     for r in mine if r.status == "done"]
-            found = [(s, v) for s, v in found if v is not None]
-            sel = Selection(config, np.array([v for _, v in found], dtype=float),
-                            sum(r.status == "failed" for r in mine), [s for s, _ in found])
+            s = stats.summarize(own_sel.values, n_boot=0) if own_sel.n else None
+            cell.tried.append(Tried(value, own_sel.n, s.mean if s else None,
+                                    s.sd if s and s.n > 1 else None, own_verdict, own=True))
+            continue
+        mine = [r for r in records if r.params.get(sweep.param) == value
+                and all(r.params.get(k) == v for k, v in config.items())]
+        found = [(r.params.get("seed"), entry(r.metrics.get(col.metric), index))
+                 for r in mine if r.status == "done"]
+        found = [(seed, v) for seed, v in found if v is not None]
+        sel = Selection(config, np.array([v for _, v in found], dtype=float),
+                        sum(r.status == "failed" for r in mine), [seed for seed, _ in found])
         verdict = strict._value_verdict(vid, quote, sel, reported, judge.reported_n(table),
                                         margin, why, col.format, col.metric)
         s = stats.summarize(sel.values, n_boot=0) if sel.n else None
         cell.tried.append(Tried(value, sel.n, s.mean if s else None,
-                                s.sd if s and s.n > 1 else None, verdict.verdict,
-                                own=value == own_value))
+                                s.sd if s and s.n > 1 else None, verdict.verdict))
     return cell
 
 
