@@ -152,12 +152,14 @@ def _uses(suite: Suite) -> list[tuple[str, str, set[Decimal], str]]:
     scale = " ".join(str(v) for v in (spec.scale.params.values() if spec.scale else ()))
     uses.append(("scale", "suite.toml [scale]", {v for v in map(value_of, NUMBER.findall(
         scale)) if v is not None}, ""))
-    counts = {"claims.toml [source] reported_n": claims.source.reported_n,
-              "suite.toml [scale] tuning_trials": spec.scale.tuning_trials if spec.scale
-              else None}
-    for where, count in counts.items():
+    # run counts cover a number only where the write-up says what it counts
+    counts = {"claims.toml [source] reported_n": (claims.source.reported_n,
+                                                   r"(different |random )?(seeds|runs)"),
+              "suite.toml [scale] tuning_trials": (spec.scale.tuning_trials if spec.scale
+                                                   else None, r"trials")}
+    for where, (count, words) in counts.items():
         if count is not None:
-            uses.append(("scale", where, {Decimal(count)}, ""))
+            uses.append(("count", where, {Decimal(count)}, words))
     grids = {"[factors]": spec.factors, **{f"[[grid]] {g.name}": g.factors for g in spec.grid}}
     for name, factors in grids.items():
         values = {value_of(str(v)) for vs in factors.values() for v in vs
@@ -180,6 +182,8 @@ def coverage(suite: Suite, writeup: Path) -> list[Occurrence]:
                      if (kind == "quote" and _quoted(text, quote, whole))
                      or (kind == "table" and _rounds_to(value, text, quote))
                      or (kind == "scale" and value in values)
+                     or (kind == "count" and value in values
+                         and re.search(re.escape(text) + r"\s+" + quote, whole) is not None)
                      or (kind == "label" and value in values and whole.lstrip().startswith("|"))
                      or (kind == "value" and value in values and not _small(text))), "")
         if not used:
