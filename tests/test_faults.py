@@ -141,7 +141,8 @@ def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path)
     assert "<title>Toy suite for engine tests" in dom and "pwned" not in dom.split("<body")[0]
     assert "<script>document.title" not in dom and "&lt;script&gt;document.title" in dom
     assert "{{ 7*7 }}" in dom and "{% raw %}" in dom
-    assert dom.count("<table>") == 3  # the write-up's table, tuning, seed statistics
+    # the write-up's table, tuning, the write-up against itself, seed statistics
+    assert dom.count("<table>") == 4
     assert "&lt;b&gt;Main&lt;/b&gt; &lt;script&gt;x()&lt;/script&gt; costs $5" in dom
     shot = REPO / "reports" / "out" / "hostile-input.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +188,7 @@ def test_a_wide_table_scrolls_in_its_box_not_the_page_in_a_real_browser(toy: Pat
     boxes = [tuple(map(int, box.split())) for box in
              re.search(r'data-boxes="([\d ,]+)"', dom).group(1).split(",")]
     assert 700 <= viewport <= 800 and page_width <= viewport
-    assert len(boxes) == 3  # the write-up's table, tuning, seed statistics
+    assert len(boxes) == 4  # the table, tuning, the write-up against itself, seed statistics
     assert boxes[0][0] > boxes[0][1] > 0  # the write-up's table is wider than its box
     assert dom.count('<td class="verdict"><span class="v ') >= 14  # each reported cell's
     assert '<span class="v contradicted">contradicted</span>' in dom

@@ -401,6 +401,6 @@ def test_the_write_up_against_itself_is_a_section_with_its_arithmetic(toy: Path,
         assert "none rounds to 9.1" in text and "9, 9.25" in text
     section = md.split("## The write-up against itself", 1)[1].split("\n## ", 1)[0]
     assert "❌ inconsistent" in section and "✅ consistent" in section  # A's 10.0 = 40 / 4
-    # the column's chance (0) adds one check per row; the toy's a-beats-b and b-beats-a
-    # claims one claimed difference each (9.1 and 10.0 differ)
-    assert "Outcomes: 6 consistent, 1 inconsistent, 1 uninformative." in section
+    # the column's chance (0) adds one check per row; the toy's a-beats-b claim agrees
+    # with the printed 10.0 and 9.1, its b-beats-a claim has them the other way round
+    assert "Outcomes: 5 consistent, 2 inconsistent, 1 uninformative." in section
