@@ -62,14 +62,7 @@ class Results:
         config = self.config_for(where, source)
         if config is None:
             return Selection(None, np.array([]))
-        records = self._records(config)
-        found = [(r.params.get("seed"), entry(r.metrics.get(metric), index))
-                 for r in records if r.status == "done"]
-        valueless = sum(v is None for _, v in found)
-        found = [(seed, v) for seed, v in found if v is not None]
-        failed = sum(r.status == "failed" for r in records)
-        return Selection(config, np.array([v for _, v in found], dtype=float), failed,
-                         [seed for seed, _ in found], valueless)
+        return selection(config, self._records(config), metric, index)
 
     def param(self, where: dict, name: str, source: str) -> object | None:
         """A parameter shared by the config's cells (e.g. the tuned learning rate)."""
@@ -135,6 +128,19 @@ class Results:
                     label = name if i is None else f"{name}[{i}]"
                     out.append((config, label, summarize(values)))
         return out
+
+
+def selection(config: dict, records: list[CellRecord], metric: str, index: int | None
+              ) -> Selection:
+    """One metric entry of a configuration's records: the finished seeds' values, the
+    failed seeds, and the finished ones without a value."""
+    found = [(r.params.get("seed"), entry(r.metrics.get(metric), index))
+             for r in records if r.status == "done"]
+    valueless = sum(v is None for _, v in found)
+    found = [(seed, v) for seed, v in found if v is not None]
+    failed = sum(r.status == "failed" for r in records)
+    return Selection(config, np.array([v for _, v in found], dtype=float), failed,
+                     [seed for seed, _ in found], valueless)
 
 
 def entry(value: object, index: int | None) -> float | None:

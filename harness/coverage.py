@@ -101,6 +101,11 @@ def numbers_in(text: str) -> list[tuple[int, str, str, str]]:
     return out
 
 
+def _values(text: str) -> set[Decimal]:
+    """The values of every number in ``text``."""
+    return {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
+
+
 def find_writeup(suite: Suite, path: str | None = None) -> Path:
     """The write-up's text: ``path``, else ``$SPARSEBENCH_WRITEUPS/<file>``, else
     ``../shared/seeds/<file>`` beside the repository."""
@@ -147,11 +152,10 @@ def _uses(suite: Suite) -> list[tuple[str, str, set[Decimal], str]]:
         fields = [getattr(claim, k, None) for k in ("value", "by", "margin", "left", "right",
                                                     "tol")]
         text = " ".join(str(f) for f in fields if f is not None)
-        values = {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
+        values = _values(text)
         uses.append(("value", f"claim {claim.id} (its numbers)", values, ""))
     scale = " ".join(str(v) for v in (spec.scale.params.values() if spec.scale else ()))
-    uses.append(("scale", "suite.toml [scale]", {v for v in map(value_of, NUMBER.findall(
-        scale)) if v is not None}, ""))
+    uses.append(("scale", "suite.toml [scale]", _values(scale), ""))
     # run counts cover a number only where the write-up says what it counts
     counts = {"claims.toml [source] reported_n": (claims.source.reported_n,
                                                    r"(different |random )?(seeds|runs)"),
@@ -167,7 +171,7 @@ def _uses(suite: Suite) -> list[tuple[str, str, set[Decimal], str]]:
         uses.append(("value", f"suite.toml {name}", {v for v in values if v is not None}, ""))
     for key, text in spec.choices.items():
         uses.append(("value", f"suite.toml [choices] {key}",
-                     {v for v in map(value_of, NUMBER.findall(text)) if v is not None}, ""))
+                     _values(text), ""))
     return uses
 
 

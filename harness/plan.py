@@ -154,15 +154,20 @@ class Plan:
         configs of a group with no tuned value yet (tuning incomplete) are left out."""
         cells = []
         for config in self.configs():
-            extra: dict = {}
-            if self.tuning and "grid" not in config:
-                extra = (tuned or {}).get(group_key({k: config[k] for k in self.tuning.per}))
-                if extra is None:
-                    continue
+            extra = self._tuned(config, tuned)
+            if extra is None:
+                continue
             for seed in self.seeds:
                 params = {**self.config_params(config), **extra, "seed": seed}
                 cells.append(make_cell(self.suite, "main", params))
         return cells
+
+    def _tuned(self, config: dict, tuned: dict[str, dict] | None) -> dict | None:
+        """The tuned values a main configuration's cells run with ({} when nothing is
+        tuned for it); None while its tuning group has no value yet."""
+        if not self.tuning or "grid" in config:
+            return {}
+        return (tuned or {}).get(group_key({k: config[k] for k in self.tuning.per}))
 
     def sensitivity_cells(self, tuned: dict[str, dict] | None = None
                           ) -> list[tuple[int, Cell]]:
@@ -174,12 +179,9 @@ class Plan:
             for config in self.configs():
                 if "grid" in config or any(config.get(k) != v for k, v in sweep.where.items()):
                     continue
-                extra: dict = {}
-                if self.tuning:
-                    extra = (tuned or {}).get(group_key({k: config[k]
-                                                         for k in self.tuning.per}))
-                    if extra is None:
-                        continue
+                extra = self._tuned(config, tuned)
+                if extra is None:
+                    continue
                 base = self.config_params(config)
                 for value in sweep.values:
                     if value == base[sweep.param]:

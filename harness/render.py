@@ -90,29 +90,26 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
     plot_dir = out_dir / stem
     plots: dict[str, str] = {}
     images: dict[str, str] = {}
+
+    def keep(key: str, path: Path) -> None:
+        """A drawn figure: linked from the Markdown, embedded in the HTML."""
+        plots[key] = f"{stem}/{path.name}"
+        images[key] = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
     for table in model.tables:
-        if not table.plot:
-            continue
         path = plot_dir / f"{table.id}.png"
-        if plot_table(table.result, path, model.units, SUMMARY_CONFIDENCE):
-            plots[table.id] = f"{stem}/{table.id}.png"
-            images[table.id] = "data:image/png;base64," + base64.b64encode(
-                path.read_bytes()).decode()
+        if table.plot and plot_table(table.result, path, model.units, SUMMARY_CONFIDENCE):
+            keep(table.id, path)
     for figure in model.figures:
         path = plot_dir / f"{figure.id}.png"
-        drawn = (plot_curves(figure.curves, figure.title, path, model.units)
-                 if figure.curves else plot_tiles(figure.rows, figure.title, path))
-        if drawn:
-            plots[figure.id] = f"{stem}/{figure.id}.png"
-            images[figure.id] = "data:image/png;base64," + base64.b64encode(
-                path.read_bytes()).decode()
+        if (plot_curves(figure.curves, figure.title, path, model.units) if figure.curves
+                else plot_tiles(figure.rows, figure.title, path)):
+            keep(figure.id, path)
     for i, sweep in enumerate(model.sweeps):
         path = plot_dir / f"sensitivity-{i}.png"
         cells = [c for c in model.sensitivity if c.sweep is sweep]
         if plot_sensitivity(cells, f"Where {sweep.choice!r} lands ({sweep.param})", path):
-            plots[f"sensitivity-{i}"] = f"{stem}/sensitivity-{i}.png"
-            images[f"sensitivity-{i}"] = "data:image/png;base64," + base64.b64encode(
-                path.read_bytes()).decode()
+            keep(f"sensitivity-{i}", path)
     model = replace(model, plots=plots)
     tuning_rows, failed_rows = _rows(model)
     write_up_rows = [[f"{CHECK_MARKS[c.outcome]} {c.outcome}", c.cell, c.check, c.arithmetic,

@@ -16,10 +16,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import stats
-from .aggregate import Selection, entry
+from .aggregate import selection
 from .judge import NOT_RUN, SUPPORTED, Judge, TableResult
 from .margins import margin_for
 from .specs import SensitivitySpec, reported_str
@@ -116,11 +114,7 @@ def _sweep_cell(judge, sweep, records, table, row, col, config, own_verdict) -> 
             continue
         mine = [r for r in records if r.params.get(sweep.param) == value
                 and all(r.params.get(k) == v for k, v in config.items())]
-        found = [(r.params.get("seed"), entry(r.metrics.get(col.metric), index))
-                 for r in mine if r.status == "done"]
-        found = [(seed, v) for seed, v in found if v is not None]
-        sel = Selection(config, np.array([v for _, v in found], dtype=float),
-                        sum(r.status == "failed" for r in mine), [seed for seed, _ in found])
+        sel = selection(config, mine, col.metric, index)
         verdict = strict._value_verdict(vid, quote, sel, reported, judge.reported_n(table),
                                         margin, why, col.format, col.metric)
         s = stats.summarize(sel.values, n_boot=0) if sel.n else None

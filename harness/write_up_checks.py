@@ -54,31 +54,19 @@ def check_write_up(claims: ClaimsSpec, spec: SuiteSpec) -> list[WriteUpCheck]:
                 findings = _cell_findings(claims, spec, table, row, col, text, n)
                 out += [WriteUpCheck(where, f.check, f.outcome, f.arithmetic,
                                      ", ".join(f.would_pass)) for f in findings]
-        out = _one_size_for_the_column(claims, table, n, out)
     return out + _claimed_differences(claims)
 
 
-def _one_size_for_the_column(claims: ClaimsSpec, table: TableSpec, n: int | None,
-                             out: list[WriteUpCheck]) -> list[WriteUpCheck]:
-    """Where a GRIM check of an accuracy over N examples fails, the sizes N that make
-    every mean of its column possible at once (one test set serves a whole column)."""
-    for col in table.columns:
-        grid = claims.forensics.get(col.metric) if col.metric else None
-        if grid is None or not grid.examples or not n:
-            continue
-        means = [fx.Printed.parse(parse_reported(reported_str(r.reported[col.key])).mean_text)
-                 for r in table.row if col.key in r.reported]
-        common = [m for m in _sizes_near(grid.examples)
-                  if all(fx.grim_any_count(mean, n, [m]) for mean in means)][:4]
-        prefix = f"{table.title}, "
-        label = f", {col.label}: "
-        for i, c in enumerate(out):
-            if c.check == "GRIM" and c.outcome == fx.INCONSISTENT and \
-                    c.cell.startswith(prefix) and label in c.cell:
-                sizes = ", ".join(f"N = {m}" for m in common) or "none near the declared N"
-                out[i] = WriteUpCheck(c.cell, c.check, c.outcome, c.arithmetic,
-                                      f"{c.would_pass}; every mean of the column: {sizes}")
-    return out
+def _sizes_for_the_column(table: TableSpec, col: ColumnSpec, n: int, examples: int
+                          ) -> str:
+    """The evaluation-set sizes N that make every mean of a column possible at once (one
+    test set serves a whole column)."""
+    means = [fx.Printed.parse(parse_reported(reported_str(r.reported[col.key])).mean_text)
+             for r in table.row if col.key in r.reported]
+    common = [m for m in _sizes_near(examples)
+              if all(fx.grim_any_count(mean, n, [m]) for mean in means)][:4]
+    return "every mean of the column: " + (", ".join(f"N = {m}" for m in common)
+                                           or "none near the declared N")
 
 
 def _claimed_differences(claims: ClaimsSpec) -> list[WriteUpCheck]:
@@ -130,6 +118,7 @@ def _cell_findings(claims: ClaimsSpec, spec: SuiteSpec, table: TableSpec, row: R
         finding = fx.grim(mean, n, step)
         if finding.outcome == fx.INCONSISTENT and grid.examples:
             finding.would_pass.extend(fx.grim_any_count(mean, n, _sizes_near(grid.examples))[:6])
+            finding.would_pass.append(_sizes_for_the_column(table, col, n, grid.examples))
         found.append(_assuming(finding, grid.assumed))
         if spread is not None and n >= 2:
             found.append(_assuming(fx.grimmer(mean, spread, n, step, _readings(rep)),
