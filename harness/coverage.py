@@ -184,7 +184,9 @@ def coverage(suite: Suite, writeup: Path) -> list[Occurrence]:
         value = value_of(text)
         used = next((where for kind, where, values, quote in uses
                      if (kind == "quote" and _quoted(text, quote, whole))
-                     or (kind == "table" and _rounds_to(value, text, quote))
+                     or (kind == "table" and _rounds_to(value, text, quote)
+                         and not (_small(text) and "." not in text
+                                  and not whole.lstrip().startswith("|")))
                      or (kind == "scale" and value in values)
                      or (kind == "count" and value in values
                          and re.search(re.escape(text) + r"\s+" + quote, whole) is not None)
@@ -236,7 +238,8 @@ def _rounds_to(value: Decimal | None, text: str, cell: str) -> bool:
 def _small(text: str) -> bool:
     """A whole number below 10: found in a claim's numbers or the choices' text by
     coincidence as often as not, so only a quote, a table cell, [scale] or an excuse
-    covers it."""
+    covers it (a table cell only from a table's line, or where it is printed with
+    decimals: the '8' of '8 heads' is not the spread of a cell's '2,236 ± 8')."""
     value = value_of(text)
     return value is not None and value == value.to_integral_value() and abs(value) < 10
 

@@ -10,8 +10,12 @@ printed digit.
 - GRIMMER (Anaya 2016; Heathers & Brown 2019): with the mean's possible sums, the
   sample SD is ``g * sqrt((Q - S^2 / n) / (n - 1))`` for an integer sum of squares ``Q``
   of the same parity as ``S`` (``y^2`` and ``y`` are both odd or both even) and at least
-  ``S^2 / n``; a printed spread is impossible only when no such ``Q`` gives it as a sample
-  SD, a population SD (``/ n``) or, unless the write-up says which, a standard error.
+  ``S^2 / n``. Those two conditions are necessary, not sufficient (no three integers
+  have sum 0 and sum of squares 4), so each candidate ``(S, Q)`` is then searched for
+  ``n`` integers that have it, and the finding prints the values found; a search too
+  large for its budget says that only the necessary conditions were checked. A printed
+  spread is impossible only when no ``(S, Q)`` gives it as a sample SD, a population SD
+  (``/ n``) or, unless the write-up says which, a standard error.
 - A bounded metric (in ``[low, high]``) cannot spread more than
   ``sqrt((m - low) (high - m) n / (n - 1))`` around its mean ``m``.
 
@@ -119,12 +123,16 @@ READINGS = {
 
 
 def grimmer(mean: Printed, sd: Printed, n: int, step: float | str | Fraction,
-            readings: tuple[str, ...] = tuple(READINGS), suggest: bool = True) -> Finding:
+            readings: tuple[str, ...] = tuple(READINGS), suggest: bool = True,
+            low: float | None = None, high: float | None = None) -> Finding:
     """Is the printed spread possible with the printed mean under some reading of it
     (``readings``: a sample SD, a population SD, a standard error)? Inconsistent only when
-    every reading fails; the finding names the readings that pass. ``suggest``: on
-    failure, also search the counts n that would pass."""
+    every reading fails; the finding names the readings that pass. ``low``, ``high``: the
+    metric's bounds, which the values found must keep. ``suggest``: on failure, also
+    search the counts n that would pass."""
     g = grid_step(step)
+    bounds = (None if low is None else math.ceil(Fraction(str(low)) / g),
+              None if high is None else math.floor(Fraction(str(high)) / g))
     if n < 2:
         return Finding("GRIMMER", UNINFORMATIVE, "n < 2: no spread across runs")
     sums = _sums(mean, n, g)
@@ -132,39 +140,89 @@ def grimmer(mean: Printed, sd: Printed, n: int, step: float | str | Fraction,
         return Finding("GRIMMER", UNINFORMATIVE, "the mean itself is impossible (GRIM)")
     passing, failing = [], []
     for reading in readings:
-        found = _sum_of_squares(sums, n, g, sd, *READINGS[reading](n))
+        found = _sum_of_squares(sums, n, g, sd, *READINGS[reading](n), bounds)
         (passing if found else failing).append((reading, found))
     if passing:
-        reading, (s, q) = passing[0]
+        reading, (s, q, values) = passing[0]
         scale, divisor = READINGS[reading](n)
         spread = g * math.sqrt((q - Fraction(s * s, n)) / divisor / scale)
         also = [r for r, _ in passing[1:]]
+        witness = (f"the values {', '.join(f'{float(v * g):g}' for v in values)}"
+                   if values else "(the search for values ran out of budget: only the "
+                   "necessary conditions were checked)")
         return Finding("GRIMMER", CONSISTENT,
-                       f"as a {reading}: sum {s}, sum of squares {q} (steps of {g}, n {n}) "
-                       f"give {spread:.6g}, printed {sd.text}"
-                       + (f"; also possible as a {', '.join(also)}" if also else ""))
+                       f"as a {reading}: sum {s}, sum of squares {q} (steps of {g}, n {n}), "
+                       f"{witness}, give {spread:.6g}, printed {sd.text}"
+                       + (f"; also possible as a {', '.join(also)}" if also else "")
+                       + (f"; impossible as a {' or a '.join(r for r, _ in failing)}"
+                          if failing else ""))
     more = [f"n = {m}" for m in range(2, max(4 * n, 20) + 1) if suggest and m != n
-            and grimmer(mean, sd, m, g, readings, suggest=False).outcome == CONSISTENT]
+            and grimmer(mean, sd, m, g, readings, False, low, high).outcome == CONSISTENT]
     return Finding("GRIMMER", INCONSISTENT,
                    f"mean {mean.text} and spread {sd.text} of {n} values on steps of {g}: no "
-                   f"integer sum of squares of the sums' parity gives it as a "
-                   f"{' or a '.join(r for r, _ in failing)}", more[:8])
+                   f"{n} values on that grid give it as a "
+                   f"{' or a '.join(r for r, _ in failing)} (searched: every sum of squares "
+                   f"of the sum's parity in range, for {n} integers that have it)", more[:8])
+
+
+SEARCH_BUDGET = 200_000  # nodes of the integer search per reading, then necessary only
 
 
 def _sum_of_squares(sums: range, n: int, g: Fraction, sd: Printed, scale: Fraction,
-                    divisor: int) -> tuple[int, int] | None:
-    """(sum, sum of squares) of integers (in steps of g) whose spread, read with this
-    scale and divisor, rounds to the printed one; None when there is none."""
+                    divisor: int, bounds: tuple[int | None, int | None] = (None, None)
+                    ) -> tuple[int, int, tuple[int, ...] | None] | None:
+    """(sum, sum of squares, integers that have them) of values in steps of g whose
+    spread, read with this scale and divisor, rounds to the printed one; None when there
+    is none. The integers are None when the search ran out of budget on a candidate that
+    meets the necessary conditions (then it is taken as possible)."""
     lo_var = max(sd.low, Fraction(0)) ** 2 * scale / g**2
     hi_var = sd.high**2 * scale / g**2
+    budget = [SEARCH_BUDGET]
+    unsettled = None
     for s in sums:
         q_lo = max(Fraction(s * s, n) + divisor * lo_var, Fraction(s * s, n))
         q_hi = Fraction(s * s, n) + divisor * hi_var
         first = math.ceil(q_lo)
         if (first - s) % 2:  # Q and S share their parity: y^2 and y are both odd or even
             first += 1
-        if first <= q_hi:
-            return s, first
+        for q in range(first, math.floor(q_hi) + 1, 2):
+            if budget[0] <= 0:
+                return unsettled or (s, q, None)
+            least = -(10**18) if bounds[0] is None else bounds[0]
+            values = _integers(n, s, q, least, budget, bounds[1])
+            if values:
+                return s, q, values
+            if budget[0] <= 0 and unsettled is None:
+                unsettled = (s, q, None)
+    return unsettled
+
+
+def _integers(k: int, total: int, squares: int, least: int, budget: list[int],
+              most: int | None = None) -> tuple[int, ...] | None:
+    """``k`` integers in ``[least, most]``, in non-decreasing order, with this sum and
+    sum of squares; None when there are none (or ``budget``, a node count, ran out)."""
+    budget[0] -= 1
+    if budget[0] < 0 or (most is not None and total > k * most):
+        return None
+    if k == 1:
+        return (total,) if total * total == squares and total >= least else None
+    spread = (k - 1) * (k * squares - total * total)  # k x^2 - 2 T x + T^2 - (k-1) R <= 0
+    if spread < 0:
+        return None
+    root = math.isqrt(spread)
+    if k == 2:
+        if root * root != spread or (total - root) % 2:
+            return None
+        a = (total - root) // 2
+        return (a, total - a) if a >= least and (most is None or total - a <= most) else None
+    # the smallest of k values is at most their mean and leaves the rest feasible
+    lowest = max(least, (total - root - 1) // k)  # (T - sqrt(spread)) / k, rounded down
+    for x in range(lowest, total // k + 1):
+        rest = _integers(k - 1, total - x, squares - x * x, x, budget, most)
+        if rest:
+            return (x, *rest)
+        if budget[0] < 0:
+            return None
     return None
 
 

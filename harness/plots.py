@@ -172,7 +172,7 @@ def plot_table(result: TableResult, path: Path, units: dict[str, str], level: fl
     return True
 
 
-def plot_sensitivity(cells: list, title: str, path: Path, max_panels: int = 8) -> bool:
+def plot_sensitivity(cells: list, title: str, path: Path, max_panels: int = 12) -> bool:
     """One panel per reported number of a sweep (sensitivity.SweepCell): the reproduced
     mean ± SD at each tried value (the suite's own in black), the reported number and its
     margin as a band. Returns False when no value has a result."""
@@ -181,7 +181,7 @@ def plot_sensitivity(cells: list, title: str, path: Path, max_panels: int = 8) -
         return False
     cols = min(len(cells), 4)
     rows = (len(cells) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
     for ax, cell in zip(axes.flat, cells, strict=False):
         x = np.arange(len(cell.tried))
         ax.axhspan(cell.reported - cell.margin, cell.reported + cell.margin, color="tab:green",
@@ -195,7 +195,9 @@ def plot_sensitivity(cells: list, title: str, path: Path, max_panels: int = 8) -
         ax.set_xticks(x, [_plain(f"{t.value!r}{' (ours)' if t.own else ''}")
                           for t in cell.tried], fontsize=7)
         ax.set_xlabel(_plain(cell.sweep.param), fontsize=8)
-        ax.set_title(_plain(textwrap.shorten(cell.label, 48)), fontsize=8)
+        lines = textwrap.wrap(cell.label, 46)  # the end names the column and the number
+        ax.set_title(_plain("\n".join(lines if len(lines) <= 2 else ["… " + lines[-2], lines[-1]])),
+                     fontsize=7)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(cells):]:

@@ -28,11 +28,14 @@ from .suite import REPO_ROOT
 TEMPLATES = REPO_ROOT / "reports" / "templates"
 SWEEP_NOTE = (
     "Each open choice of [[sensitivity]] in suite.toml, tried at other values on the "
-    "configurations it names: every reported number there is judged again at each value "
-    "as its table cell is (reproduced within its margin), at alpha / k for the k values "
-    "that compete to reproduce it, so that trying more values does not make a chance "
-    "'reproduced' likelier. Exploratory: the table's verdicts keep their outcome and name "
-    "what the sweep found.")
+    "configurations it names: every reported number there is judged at each tried value "
+    "as its table cell is (reproduced within the same margin), at alpha / k for the k "
+    "values that compete to reproduce it (the suite's own included), so that trying more "
+    "values does not make a chance 'reproduced' likelier; the suite's own value shows the "
+    "table's verdict. 'None shown' means no tried value settles the number either way; "
+    "'none' that every tried value contradicts it. A value that reproduces one number is "
+    "named with the numbers that the same runs contradict. Exploratory: the table's "
+    "verdicts keep their outcome and name what the sweep found.")
 CHECK_MARKS = {"consistent": "✅", "inconsistent": "❌", "implausible": "⚠️",
                "uninformative": "➖"}
 WRITE_UP_NOTE = (
@@ -107,7 +110,7 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
             keep(figure.id, path)
     for i, sweep in enumerate(model.sweeps):
         path = plot_dir / f"sensitivity-{i}.png"
-        cells = [c for c in model.sensitivity if c.sweep is sweep]
+        cells = [c for c in model.sensitivity if c.sweep is sweep and c.moved]
         if plot_sensitivity(cells, f"Where {sweep.choice!r} lands ({sweep.param})", path):
             keep(f"sensitivity-{i}", path)
     model = replace(model, plots=plots)
@@ -115,11 +118,14 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
     write_up_rows = [[f"{CHECK_MARKS[c.outcome]} {c.outcome}", c.cell, c.check, c.arithmetic,
                       c.would_pass] for c in model.write_up_checks]
     sweep_rows = [[[c.label, c.sweep.param, "; ".join(_tried_text(t) for t in c.tried),
-                    ", ".join(repr(v) for v in c.reproduced_with)
-                    or ("none" if c.complete else "not every value has run")]
-                   for c in model.sensitivity if c.sweep is sweep] for sweep in model.sweeps]
+                    c.found()]
+                   for c in model.sensitivity if c.sweep is sweep and c.moved]
+                  for sweep in model.sweeps]
+    unmoved = ["; ".join(c.label for c in model.sensitivity if c.sweep is sweep and not c.moved)
+               for sweep in model.sweeps]
     context = {"m": _View(model, tuning_rows=tuning_rows, failed_rows=failed_rows,
-                          write_up_rows=write_up_rows, sweep_rows=sweep_rows, images=images)}
+                          write_up_rows=write_up_rows, sweep_rows=sweep_rows, unmoved=unmoved,
+                          images=images)}
     md = _env(autoescape=False).get_template("suite.md.j2").render(context)
     md = re.sub(r"\n{3,}", "\n\n", md)
     html = _env(autoescape=True).get_template("suite.html.j2").render(context)

@@ -493,6 +493,10 @@ class ForensicsSpec(Strict):
     # what the grid takes that the write-up does not state (e.g. "N = 1000 test examples,
     # accuracy = correct / N"): shown in every finding that rests on it
     assumed: str = ""
+    # chance level of one run's value (10 classes: 10 %), for the below-chance check of the
+    # write-up's numbers where neither the column nor the metric declares one (a chance
+    # there also gives our runs a chance verdict; here it checks the write-up alone)
+    chance: float | None = None
 
     @property
     def step_value(self):

@@ -121,14 +121,16 @@ def _cell_findings(claims: ClaimsSpec, spec: SuiteSpec, table: TableSpec, row: R
             finding.would_pass.append(_sizes_for_the_column(table, col, n, grid.examples))
         found.append(_assuming(finding, grid.assumed))
         if spread is not None and n >= 2:
-            found.append(_assuming(fx.grimmer(mean, spread, n, step, _readings(rep)),
-                                   grid.assumed))
+            found.append(_assuming(fx.grimmer(mean, spread, n, step, _readings(rep),
+                                              low=grid.low, high=grid.high), grid.assumed))
     if grid is not None and (grid.low is not None or grid.high is not None):
-        found.append(fx.in_range(mean, grid.low, grid.high, "mean"))
+        found.append(fx.in_range(mean, grid.low, grid.high, "value"))
         if spread is not None and rep.spread_kind == "sd" and n and n >= 2 \
                 and grid.low is not None and grid.high is not None:
             found.append(fx.bounded_sd(mean, spread, n, grid.low, grid.high))
     chance = col.chance if col.chance is not None else spec.metrics[col.metric].chance
+    if chance is None and grid is not None:
+        chance = grid.chance
     better = col.higher_is_better if col.higher_is_better is not None \
         else spec.metrics[col.metric].higher_is_better
     if chance is not None and better is not None:

@@ -74,6 +74,14 @@ def test_a_bad_excuse_names_the_file_and_the_key(toy: Path, toy_writeup: Path):
     assert "names numbers, a pattern, or both" in str(err.value)
 
 
+def test_a_small_whole_number_in_prose_is_no_table_cell_by_coincidence(toy: Path,
+                                                                       toy_writeup: Path):
+    # B's cell prints 9.0: "9 reviewers" is another 9; the 9 of a table row is the cell's
+    toy_writeup.write_text("Of 9 reviewers, most liked A.\n| B | 9 |\n")
+    found = {o.line: o.used_by for o in coverage(load_suite(str(toy)), toy_writeup)}
+    assert found[1] == "" and found[2] == "table main / B / score"
+
+
 @pytest.mark.skipif(not SEEDS.is_dir() and not IN_CI, reason="../shared/seeds not here")
 @pytest.mark.parametrize("name", available_suites())
 def test_every_shipped_suite_covers_every_number_of_its_writeup(name: str):
@@ -81,6 +89,8 @@ def test_every_shipped_suite_covers_every_number_of_its_writeup(name: str):
     found = coverage(suite, SEEDS / suite.claims.source.file)
     missing = [(o.line, o.text, o.context) for o in found if not o.used_by]
     assert share_covered(found) == 1.0, missing
+    assert main(["coverage", "--suite", name, "--writeup",
+                 str(SEEDS / suite.claims.source.file)]) == 0  # the command says the same
 
 
 def test_numbers_inside_words_and_results_at_a_line_start_are_read_right():

@@ -136,8 +136,9 @@ def test_worse_than_chance_is_implausible_not_impossible(toy: Path):
 
 def test_grimmer_reads_an_unlabelled_spread_every_way_before_calling_it_impossible(toy: Path):
     # 4 integers with mean 5 (sum 20): sums of squares 100, 102, 104 give sample SDs
-    # 0, 0.816, 1.155 and population SDs 0, 0.707, 1: "0.71" is possible only as the
-    # population SD (numpy's default); "0.50" under no reading
+    # 0, 0.816, 1.155 and population SDs 0, 0.707, 1: "0.71" is possible as the
+    # population SD (numpy's default) and as a standard error (106: 1.414 / 2), not as a
+    # sample SD; "0.50" under no reading
     found = checks_of(toy, a="5.00 ± 0.71", forensics='score = { step = "1", why = "p" }')
     assert found[("A", "GRIMMER")].outcome == CONSISTENT
     assert found[("A", "GRIMMER")].arithmetic.startswith("as a population SD: sum 20, sum "
