@@ -13,9 +13,10 @@ params (see suite.toml for the values per tier):
   start_density, target_density, anneal_factor, bar_start, bar_decay,
   bar_min, anneal_on ("exact" | "edit"), momentum, probe_above           sparsity
   l1_weight, kl_weight                                                   baselines
-  precision ("fp32" | "bf16"), compile (bool)                            speed options
+  precision ("fp32" | "bf16"), compile (bool), channels_last (bool)      speed options
                 (bf16 autocast; torch.compile of the extractor and the transformer
-                blocks); both change the numbers, so they are off unless a tier asks
+                blocks; the convolutions in channels-last memory layout); each changes
+                the numbers, so they are off unless a tier asks
 
 Training batch ``k`` of a cell is DIGIT CIRCLE samples ``k*B .. k*B+B-1`` of stream 0
 under the cell's seed (a fresh stream, as in the paper); the validation and test sets
@@ -229,6 +230,8 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
                         density, int(p["d_model"]), int(p["heads"]), int(p["enc_layers"]),
                         int(p["dec_layers"]), int(p["pool"]), max_len,
                         float(p["momentum"])).to(device)
+    if _flag(p, "channels_last"):  # oneDNN's fastest convolutions on CPU (benchmarks/)
+        model = model.to(memory_format=torch.channels_last)
     if compile_:  # the dense parts; the bottleneck's data-dependent threshold stays eager
         for module in (model.extractor, *model.decoder.encoder, *model.decoder.decoder):
             module.compile()
@@ -296,6 +299,13 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     # the first interval holds the warm-up (allocator, autotuning, compilation): left out
     step_ms = statistics.median(interval_ms[1:] or interval_ms)
     return _metrics(p, model, annealer, final, probe, curves, step, step_ms)
+
+
+def _flag(p: dict, key: str) -> bool:
+    value = p.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, not {value!r}")
+    return value
 
 
 def _metrics(p, model, annealer, final, probe, curves, steps, step_ms) -> dict:
