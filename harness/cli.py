@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import shutil
@@ -12,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 # Only the standard library at the top: `--help` and `--version` must not wait for torch.
 # Each command imports the harness modules it needs.
@@ -29,6 +30,71 @@ DEFAULT_STORE = Path(".sparsebench") / "store.sqlite"
 DEFAULT_OUT = Path("reports") / "out"
 CELLS_FAILED = 3  # exit code: the command finished, but some cells or trials failed
 PIPE_CLOSED = 141  # exit code: stdout was closed early (`| head`), 128 + SIGPIPE as in shells
+WRITING = ("report", "reproduce", "export")  # commands whose files a closed stdout must not stop
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options are one line, as every other error: 'sparsebench: error: run: argument
+    --threads: ...' (argparse's own error prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("sparsebench").strip()
+        self.exit(2, f"sparsebench: error: {command + ': ' if command else ''}{message} "
+                     f"(see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    """An option's count (threads, batch, workers): a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one of at "
+                                         "least 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not positive; give a whole number of at "
+                                         "least 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """A time in seconds: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text}: give a number of seconds above 0")
+    return value
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first of ``path`` and its parents that exists, when it is not a folder."""
+    for part in [path, *path.parents]:
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
+
+
+def _folder(text: str) -> Path:
+    """--out of report and reproduce: a folder, or none yet (it is made)."""
+    path = Path(text)
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise argparse.ArgumentTypeError(f"{blocking} is a file; give a folder for the reports "
+                                         "(it is made when missing)")
+    return path
+
+
+def _file(text: str) -> Path:
+    """--out of export: a file path, not a folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file path such as "
+                                         f"{path / 'results.csv'}")
+    blocking = _blocking_file(path.parent)
+    if blocking is not None:
+        raise argparse.ArgumentTypeError(f"{blocking} is a file, not a folder to write {text} in")
+    return path
 
 
 def _common(p: argparse.ArgumentParser, many: bool = True) -> None:
@@ -51,10 +117,10 @@ def _execution(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="data folder (default: $SPARSEBENCH_DATA)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch CPU threads (recorded with every cell; bits depend on it)")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
-    p.add_argument("--batch", type=int, default=16, metavar="N",
+    p.add_argument("--batch", type=_positive_int, default=16, metavar="N",
                    help="train up to N cells as one batched model when the task allows it "
                         "(same numbers as one at a time; 1 turns batching off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -62,13 +128,17 @@ def _execution(p: argparse.ArgumentParser) -> None:
                    help="where cells run (default: in this process)")
     p.add_argument("--address", help="dask: scheduler address, e.g. tcp://host:8786 "
                                      "(default: a LocalCluster on this machine)")
-    p.add_argument("--workers", type=int, default=2, help="dask LocalCluster worker processes")
+    p.add_argument("--workers", type=_positive_int, default=2,
+                   help="dask LocalCluster worker processes")
+    p.add_argument("--cell-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                   help="store a cell that runs longer as failed and go on (default: no "
+                        "limit)")
     p.add_argument("--cluster", choices=["slurm", "local", "debug"], default=None,
                    help="submitit: slurm (default when sbatch is found), local or debug")
 
 
 def _out(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+    p.add_argument("--out", type=_folder, default=DEFAULT_OUT,
                    help="report folder (default: %(default)s)")
 
 
@@ -81,7 +151,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="sparsebench",
         description="Re-run research claims about sparsity, aggregate seeds, judge claims.")
     top.add_argument("--version", action="version", version=f"sparsebench {_version()}")
@@ -112,6 +182,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("regress", help="rerun a tier and compare with suites/*/expected/")
     _common(p)
     _execution(p)
+    p.add_argument("--save-run", type=Path, default=None, metavar="DIR",
+                   help="also write this run's numbers to DIR/<suite>-<tier>.json (the "
+                        "format of expected/; e.g. to measure regress's error rates with "
+                        "benchmarks/regress_error_rates.py)")
     p.add_argument("--update", action="store_true",
                    help="write the new numbers to suites/<name>/expected/<tier>.json")
     p.set_defaults(tier="quick")
@@ -127,7 +201,7 @@ def parser() -> argparse.ArgumentParser:
                    help="how many of the reference's main cells to re-run")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random choice (default: %(default)s)")
-    p.add_argument("--max-cell-seconds", type=float, default=None, metavar="N",
+    p.add_argument("--max-cell-seconds", type=_positive_seconds, default=None, metavar="N",
                    help="choose only among cells that took at most N s in the reference")
 
     p = sub.add_parser("forget", help="remove a suite's cells from the store")
@@ -160,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
     _selection(p)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv",
                    help="file format (default: %(default)s; parquet needs pyarrow)")
-    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+    p.add_argument("--out", type=_file, default=None, metavar="FILE",
                    help=f"one file for every suite named (default: one per suite, "
                         f"{DEFAULT_OUT}/<suite>-<tier>.<format>)")
     return top
@@ -206,7 +280,8 @@ def _runner(args: argparse.Namespace, store: Store, execute: bool = True) -> Run
     executor = None
     if execute and getattr(args, "executor", "local") != "local":
         executor = make_executor(args.executor, args.address, args.workers,
-                                 args.store.parent / "submitit", args.cluster)
+                                 args.store.parent / "submitit", args.cluster,
+                                 cell_timeout=getattr(args, "cell_timeout", None))
     data_dir = getattr(args, "data_dir", None) or (
         Path(os.environ["SPARSEBENCH_DATA"]) if os.environ.get("SPARSEBENCH_DATA") else None)
     return Runner(store, resolve_device(getattr(args, "device", "cpu"), _devices_here(args)),
@@ -215,7 +290,8 @@ def _runner(args: argparse.Namespace, store: Store, execute: bool = True) -> Run
                   progress=execute and not getattr(args, "no_progress", False),
                   retry_failed=getattr(args, "retry_failed", False),
                   batch_size=getattr(args, "batch", 1), executor=executor,
-                  sensitivity=getattr(args, "sensitivity", False))
+                  sensitivity=getattr(args, "sensitivity", False),
+                  cell_timeout=getattr(args, "cell_timeout", None))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -261,7 +337,7 @@ def _from_reference(plan: Plan, stored: RunResult) -> tuple[RunResult, str]:
     from .runner import Runner
     from .store import Store
 
-    ref = reference.load(plan.suite, plan.tier)
+    ref = _load_reference(plan.suite, plan.tier)
     if ref is None:
         return stored, ""
     why = reference.stale(ref, plan.suite)
@@ -282,6 +358,15 @@ def _from_reference(plan: Plan, stored: RunResult) -> tuple[RunResult, str]:
         heading += (f" {len(stored.all_records)} cells and trials come from the store "
                     "instead, where it holds them.")
     return result, heading
+
+
+def _load_reference(suite: Suite, tier: str) -> dict | None:
+    """The committed reference of ``tier`` (reference.load): a truncated, hand-broken or
+    hand-edited file is a one-line error naming the command that rewrites it, not a
+    traceback, and a JSON list is not skipped in silence."""
+    from . import reference
+
+    return reference.load(suite, tier)
 
 
 def _reference_plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan]:
@@ -318,7 +403,8 @@ def _run_all(args: argparse.Namespace, render: bool) -> int:
     if report_only and not args.store.is_file():
         _require_store_or_references(args, plans)
     models = []
-    with store_lock(args.store), Store(args.store, readonly=report_only) as store:
+    with store_lock(args.store, reader=report_only), \
+            Store(args.store, readonly=report_only) as store:
         runner = _runner(args, store, execute=not report_only)
         try:
             models, failed = _run_plans(args, runner, plans, render)
@@ -343,7 +429,7 @@ def _require_store_or_references(args: argparse.Namespace, plans: list[Plan]) ->
     from . import reference
     from .store import Store
 
-    refs = [reference.load(p.suite, p.tier) for p in plans]
+    refs = [_load_reference(p.suite, p.tier) for p in plans]
     if not plans or not all(ref is not None and reference.stale(ref, p.suite) is None
                             for ref, p in zip(refs, plans, strict=True)):
         _require_store(args)
@@ -423,11 +509,11 @@ def _run_plans(args: argparse.Namespace, runner: Runner, plans: list[Plan],
             model.reference = heading
             model.verify = verify_command(plan.suite.cli_name, plan.tier)
         models.append(model)
+        paths = write_suite_report(model, args.out) if render else {}  # before any output
         print(terminal_summary(model))
         if runner.execute:
             failed += _summarise_run(args, plan, result, time.perf_counter() - start)
         if render:
-            paths = write_suite_report(model, args.out)
             print(f"wrote {paths['md']} and {paths['html']}")
     return models, failed
 
@@ -448,43 +534,99 @@ def cmd_regress(args: argparse.Namespace) -> int:
         raise SparsebenchError("; ".join(
             f"{path}: no stored numbers for tier {plan.tier}; write them with: "
             f"{_update_command(plan)}" for plan, path in missing))
+    if not args.update:  # a broken file, too, is said before anything trains
+        for plan, path in zip(plans, paths, strict=True):
+            _stored_numbers(plan, path)
     moved = failed = 0
     with _fresh_store(args), store_lock(args.store), Store(args.store) as store:
         runner = _runner(args, store)
-        results = []
         try:
-            for plan in plans:
+            for plan, path in zip(plans, paths, strict=True):
                 start = time.perf_counter()
-                results.append(runner.run(plan))
-                failed += _summarise_run(args, plan, results[-1], time.perf_counter() - start)
+                result = runner.run(plan)
+                failed += _summarise_run(args, plan, result, time.perf_counter() - start)
+                if args.update:  # with every record and where the run came from
+                    _drop_if_broken(path, plan)
+                    made = reference.make(result, _update_command(plan))
+                    regress_mod.write(made, path)
+                    wall = reference.duration(made["provenance"]["wall_s"])
+                    print(f"{plan.suite.name}: wrote {path} ({len(made['records'])} records, "
+                          f"{wall} of wall time)")
+                    continue
+                moved += _regress_one(args, runner, plan, result, path)
         finally:
             runner.executor.close()
-        for plan, result, path in zip(plans, results, paths, strict=True):
-            if args.update:  # with every record and where the run came from
-                made = reference.make(result, _update_command(plan))
-                regress_mod.write(made, path)
-                wall = reference.duration(made["provenance"]["wall_s"])
-                print(f"{plan.suite.name}: wrote {path} ({len(made['records'])} records, "
-                      f"{wall} of wall time)")
-                continue
-            snap = regress_mod.snapshot(result, _update_command(plan))
-            stored = regress_mod.json.loads(path.read_text(encoding="utf-8"))
-            floors = {k: m.tolerance for k, m in plan.suite.spec.metrics.items()}
-            mode, diffs = regress_mod.compare(stored, snap, floors)
-            if diffs:
-                moved += 1
-                print(f"{plan.suite.name}: {len(diffs)} numbers moved ({mode} comparison "
-                      f"against {path}):\n{regress_mod.diff_table(diffs)}")
-                note = regress_mod.code_note(stored, snap)
-                if note:
-                    print(f"{plan.suite.name}: {note}; if the change was meant to move them, "
-                          f"store the new numbers with: {_update_command(plan)}")
-            else:
-                n = sum(len(c["metrics"]) for c in snap["cells"].values())
-                print(f"{plan.suite.name}: {len(snap['cells'])} cells, {n} metrics match "
-                      f"{path} ({mode} comparison)")
     _retry_hint(args, failed)
     return 1 if moved else CELLS_FAILED if failed else 0
+
+
+def _regress_one(args: argparse.Namespace, runner, plan: Plan, result, path: Path) -> int:
+    """Compare one suite's fresh run with its stored numbers and print the outcome: 1 when
+    numbers moved, else 0. Across machine classes a tuning group that picked another
+    value has its main cells rerun with the stored pick (a noisy argmax is not a
+    regression; the configuration it feeds is what a user relies on)."""
+    from . import reference
+    from . import regress as regress_mod
+
+    stored = _stored_numbers(plan, path)
+    spec = plan.suite.spec.metrics
+    floors = {k: m.tolerance for k, m in spec.items()}
+    deterministic = {k for k, m in spec.items() if m.deterministic}
+    snap = regress_mod.snapshot(result, _update_command(plan))
+    how, diffs = regress_mod.compare(stored, snap, floors, deterministic)
+    name = plan.suite.name
+    changes = regress_mod.tuned_changes(stored, snap) if not how.exact else {}
+    if changes:
+        picks = "; ".join(f"[{g}] stored {a!r}, here {b!r}" for g, (a, b) in changes.items())
+        print(f"{name}: tuning picked otherwise on this machine class ({picks}); the main "
+              "cells are rerun with the stored picks")
+        start = time.perf_counter()
+        rerun = runner.run(plan, pinned=stored["tuned"])
+        _summarise_run(args, plan, rerun, time.perf_counter() - start)
+        result = rerun
+        snap = regress_mod.snapshot(result, _update_command(plan))
+        how, diffs = regress_mod.compare(stored, snap, floors, deterministic)
+    if args.save_run is not None:
+        saved = args.save_run / f"{plan.suite.name}-{plan.tier}.json"
+        regress_mod.write(reference.make(result, _update_command(plan)), saved)
+        print(f"{name}: this run's numbers written to {saved}")
+    print(f"{name}: {how.line()}")
+    if not how.exact:
+        same, total = regress_mod.identical(stored, snap)
+        print(f"{name}: {same} of {total} numbers bit-identical; the rest judged by "
+              f"distribution (family-wise false-alarm rate {regress_mod.drift.ALPHA:g})")
+    if diffs:
+        print(f"{name}: {len(diffs)} numbers moved ({how.mode} comparison against {path}):\n"
+              f"{regress_mod.diff_table(diffs)}")
+        note = regress_mod.code_note(stored, snap)
+        if note:
+            print(f"{name}: {note}; if the change was meant to move them, store the new "
+                  f"numbers with: {_update_command(plan)}")
+        return 1
+    n = sum(len(c["metrics"]) for c in snap["cells"].values())
+    print(f"{name}: {len(snap['cells'])} cells, {n} metrics match {path} ({how.mode} "
+          "comparison)")
+    return 0
+
+
+def _stored_numbers(plan: Plan, path: Path) -> dict:
+    """expected/<tier>.json as regress compares it; a file that does not read is a
+    one-line error naming the command that rewrites it (harness/reference_file.py)."""
+    from .reference_file import read_json
+
+    return read_json(path, _update_command(plan), keys=("cells", "configs", "tuned"))
+
+
+def _drop_if_broken(path: Path, plan: Plan) -> None:
+    """``regress --update`` writes the file anew: one that does not read (truncated, not
+    an object) has no provenance to carry over, so it goes, said on one line."""
+    if not path.is_file():
+        return
+    try:
+        _stored_numbers(plan, path)
+    except SparsebenchError as err:
+        print(f"{plan.suite.name}: replacing a file that does not read: {err}")
+        path.unlink()
 
 
 def _update_command(plan: Plan) -> str:
@@ -515,8 +657,7 @@ def _fresh_store(args: argparse.Namespace) -> Iterator[None]:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run a random sample of a committed reference's main cells (harness/verify.py)
     with their stored parameters, tuned values included, and compare every number."""
-    from . import reference, verify
-    from .determinism import platform_key
+    from . import machine, reference, verify
     from .plan import make_cell, resolve
     from .runner import RunResult, store_lock
     from .store import Store
@@ -532,7 +673,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                "reference tier; give one with --tier")
     plan = resolve(suite, tier)
     path, update = reference.path_for(suite, tier), _update_command(plan)
-    ref = reference.load(suite, tier)
+    ref = _load_reference(suite, tier)
     if ref is None:
         what = "holds no records (a regress snapshot)" if path.is_file() else "does not exist"
         raise SparsebenchError(f"{path}: no reference of tier {tier} to verify: the file "
@@ -540,15 +681,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     why = reference.stale(ref, suite)
     if why:
         raise SparsebenchError(f"{path}: code: {why}, with: {update}")
-    sample = verify.choose(ref["records"], args.sample, args.seed, args.max_cell_seconds)
+    how = _verify_mode(args, suite, ref["records"])
+    sample = verify.choose(ref["records"], args.sample, args.seed, args.max_cell_seconds,
+                           None if how.exact else plan.factor_names)
     if not sample.chosen:
         if not sample.finished:
             raise SparsebenchError(f"{path}: records: no main cell of the reference finished")
         fastest = min(r["wall_s"] or 0 for r in verify.eligible(ref["records"]))
-        raise SparsebenchError(f"--max-cell-seconds {args.max_cell_seconds:g}: no finished "
-                               f"main cell of {path} took that little (the fastest took "
-                               f"{fastest:.3g} s)")
-    chosen = verify.describe(sample, args.sample, args.seed, args.max_cell_seconds)
+        what = ("finished main cell of {} took that little (the fastest took" if how.exact
+                else "configuration of {} took that little in every seed (the fastest cell "
+                "took")
+        raise SparsebenchError(f"--max-cell-seconds {args.max_cell_seconds:g}: no "
+                               f"{what.format(path)} {fastest:.3g} s)")
+    configs = None if how.exact else len(
+        {verify.label(r["params"], plan.factor_names) for r in sample.chosen})
+    chosen = verify.describe(sample, args.sample, args.seed, args.max_cell_seconds, configs)
     print(f"{suite.name}: {chosen}")
     keys = [*plan.factor_names, "seed"]
     cells = [make_cell(suite, "main", r["params"]) for r in sample.chosen]
@@ -569,18 +716,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = RunResult(plan, [], new, runner.executed, runner.executed_failed)
         failed = _summarise_run(args, plan, result, time.perf_counter() - start)
     floors = verify.compared_metrics(suite)
-    rows, modes = [], []
-    for stored, record in zip(sample.chosen, new, strict=True):
-        exact = platform_key(stored["fingerprint"]) == platform_key(record.fingerprint)
-        modes.append("exact" if exact else "statistical")
-        config = ref["configs"].get(verify.label(stored["params"], plan.factor_names), {})
-        rows += verify.compare_cell(stored, record, config, exact, floors,
-                                    verify.label(stored["params"], keys))
+    deterministic = {k for k, m in suite.spec.metrics.items() if m.deterministic}
+    exact = [machine.comparison(s["fingerprint"], r.fingerprint).exact
+             for s, r in zip(sample.chosen, new, strict=True)]
+    if how.exact and not all(exact):
+        ran = next(r.fingerprint for r, same in zip(new, exact, strict=True) if not same)
+        raise SparsebenchError(
+            f"the re-run cells ran on {machine.where(ran)}, another machine class than this "
+            "process, which chose single cells for an exact "
+            "comparison; run verify with --executor local, or with workers of this "
+            "machine's class")
+    print(f"{suite.name}: {how.line()}")
+    rows = []
+    if all(exact):
+        for stored, record in zip(sample.chosen, new, strict=True):
+            rows += verify.compare_cell(stored, record, floors,
+                                        verify.label(stored["params"], keys))
+    else:
+        rows = verify.compare_configs(sample.chosen, new, floors, deterministic, keys,
+                                      plan.factor_names)
+    modes = ["exact" if all(exact) else "statistical"] * len(new)
     print(verify.table(rows))
     print(f"{suite.name}: {verify.summary(rows, len(cells), modes)} against {path}")
     _retry_hint(args, failed)
     moved = any(r.verdict == verify.MOVED for r in rows)
     return 1 if moved else CELLS_FAILED if failed else 0
+
+
+def _verify_mode(args: argparse.Namespace, suite, records: list[dict]):
+    """How a re-run here would compare with the reference's records (harness/machine.py),
+    known before anything runs: it decides whether cells or whole configurations are
+    sampled."""
+    import torch
+
+    from . import machine
+    from .determinism import fingerprint, resolve_device
+    from .execute import pinned_threads
+
+    device = resolve_device(getattr(args, "device", "cpu"), _devices_here(args))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    here = {**fingerprint(device), "machine_class": machine.machine_class(device),
+            "cpu": machine.cpu_model()}
+    here["threads"] = pinned_threads(suite, device) or here["threads"]
+    stored = next((r["fingerprint"] for r in records if r["stage"] == "main"), {})
+    return machine.comparison(stored, here)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -688,9 +868,13 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "device"):  # bad input, before any store opens or anything trains
             from .determinism import resolve_device
             resolve_device(args.device, _devices_here(args))
-        code = _command(args)
-        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
-        return code
+        if getattr(args, "store", None) is not None:
+            from .store import check_store_path
+            check_store_path(args.store)
+        with _stdout_for(args.command) as out:
+            code = _command(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return PIPE_CLOSED if out.pipe_closed else code
     except SparsebenchError as err:
         print(f"sparsebench: error: {err}", file=sys.stderr)
         return 2
@@ -730,6 +914,48 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "coverage":
         return cmd_coverage(args)
     return _run_all(args, render=args.command in ("reproduce", "report"))
+
+
+class _KeepWriting:
+    """stdout of a command that writes files (WRITING): the reader leaving (`| head`)
+    must not stop the files. Each write is flushed at once, so that a closed pipe shows
+    here; from then on stdout goes to /dev/null, as CPython's documentation advises, and
+    the command ends with PIPE_CLOSED once its files are written."""
+
+    def __init__(self, stream: TextIO | None):
+        self.stream = stream
+        self.pipe_closed = False
+
+    def write(self, text: str) -> int:
+        if self.stream is not None and not self.pipe_closed:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except BrokenPipeError:
+                self.pipe_closed = True
+                _discard_stdout()
+        return len(text)
+
+    def flush(self) -> None:
+        self.write("")
+
+    def __getattr__(self, name: str):  # isatty, fileno, encoding, ...: the stream's
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def _stdout_for(command: str) -> Iterator[_KeepWriting]:
+    """sys.stdout as a _KeepWriting for the commands that write files; for the others
+    (``run ... | head`` stops quietly) stdout as it is."""
+    if command not in WRITING:
+        yield _KeepWriting(None)
+        return
+    out = _KeepWriting(sys.stdout)
+    sys.stdout = out  # type: ignore[assignment]
+    try:
+        yield out
+    finally:
+        sys.stdout = out.stream
 
 
 def _discard_stdout() -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 
 from .allocator import keep_large_blocks
+from .cell_timeout import CellTimeout, alarm, current
 from .determinism import fingerprint, seed_everything
-from .machine import cpu_model
+from .machine import cpu_model, machine_class
 from .plan import Cell
 from .store import CellRecord
 from .suite import Suite
@@ -37,6 +38,31 @@ def _invalid_metrics(metrics: object) -> str | None:
             if not math.isfinite(v):
                 return f"metric {name!r} is not finite ({v})"
     return None
+
+
+def _undeclared_metrics(suite: Suite, metrics: dict) -> str | None:
+    """Why the metrics do not match suite.toml's [metrics], or None when they do. A
+    misspelled name would otherwise be stored unseen while the declared metric reads "not
+    run", and a vector longer than its labels would have entries no report names."""
+    declared = suite.spec.metrics
+    unknown = [name for name in metrics if name not in declared]
+    if unknown:
+        return (f"task returned undeclared metric{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; suite.toml [metrics] declares "
+                f"{', '.join(declared)}")
+    for name, value in metrics.items():
+        labels = declared[name].labels
+        if labels and isinstance(value, (list, tuple)) and len(value) != len(labels):
+            return (f"metric {name!r} has {len(value)} values but its labels in suite.toml "
+                    f"name {len(labels)} ({', '.join(labels)})")
+    return None
+
+
+def _error_text(err: BaseException) -> str:
+    """'ValueError: bad (at task.py:12)': a failed cell's stored error."""
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(err).__name__}: {err}{where}"
 
 
 def pinned_threads(suite: Suite, device: torch.device) -> int | None:
@@ -63,8 +89,9 @@ def suite_threads(suite: Suite, device: torch.device) -> Iterator[None]:
 def execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path | None,
                  progress: Callable[[float], None] = lambda f: None,
                  artifacts: Path | None = None) -> CellRecord:
-    """Run ``cell`` in this process. Exceptions from the task become a failed record;
-    KeyboardInterrupt and SystemExit pass through so the user can stop a run."""
+    """Run ``cell`` in this process. Whatever the task raises becomes a failed record
+    (``sys.exit`` and running past ``--cell-timeout`` included); only KeyboardInterrupt
+    passes through, so that the user can stop a run."""
     keep_large_blocks()
     with suite_threads(suite, device):
         return _execute_cell(suite, cell, device, data_dir, progress, artifacts)
@@ -86,13 +113,17 @@ def _execute_cell(suite: Suite, cell: Cell, device: torch.device, data_dir: Path
     metrics: dict = {}
     error = None
     try:
-        metrics, error = _clean(suite.task(dict(cell.params), ctx))
+        with alarm(current()):
+            result = suite.task(dict(cell.params), ctx)
+        metrics, error = _clean(suite, result)
     except Diverged as err:
         error = f"diverged: {err}"
-    except Exception as err:  # a failing cell must not stop the suite
-        frame = traceback.extract_tb(err.__traceback__)[-1]
-        error = (f"{type(err).__name__}: {err} "
-                 f"(at {Path(frame.filename).name}:{frame.lineno})")
+    except CellTimeout as err:
+        error = str(err)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # a failing cell must not stop the suite, sys.exit neither
+        error = _error_text(err)
     return _record(cell, metrics, error, time.perf_counter() - start, device)
 
 
@@ -101,13 +132,14 @@ def _record(cell: Cell, metrics: dict, error: str | None, wall: float,
     return CellRecord(
         id=cell.id, suite=cell.suite, stage=cell.stage, params=cell.params,
         status="failed" if error else "done", error=error, wall_s=wall, finished_at=_now(),
-        fingerprint={**fingerprint(device), "cpu": cpu_model()},
+        fingerprint={**fingerprint(device), "cpu": cpu_model(),
+                     "machine_class": machine_class(device)},
         metrics=metrics if not error else {},
     )
 
 
-def _clean(result: object) -> tuple[dict, str | None]:
-    error = _invalid_metrics(result)
+def _clean(suite: Suite, result: object) -> tuple[dict, str | None]:
+    error = _invalid_metrics(result) or _undeclared_metrics(suite, result)
     if error:
         return {}, error
     return {k: (list(map(float, v)) if isinstance(v, (list, tuple)) else float(v))
@@ -133,11 +165,15 @@ def _execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
     ctxs = [_context(c, device, data_dir, progress if i == 0 else (lambda f: None), artifacts)
             for i, c in enumerate(cells)]
     start = time.perf_counter()
-    try:
-        results = suite.task_batch([dict(c.params) for c in cells], ctxs)
+    limit = current()
+    try:  # a batch does the work of its cells: it gets their time limits together
+        with alarm(None if limit is None else limit * len(cells)):
+            results = suite.task_batch([dict(c.params) for c in cells], ctxs)
         if len(results) != len(cells):
             raise ValueError(f"run_batch returned {len(results)} results for {len(cells)}")
-    except Exception:  # fall back to the one-cell path, which records each error
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # fall back to the one-cell path, which records each error
         return [execute_cell(suite, c, device, data_dir, progress, artifacts) for c in cells]
     wall = (time.perf_counter() - start) / len(cells)
     records = []
@@ -147,6 +183,6 @@ def _execute_batch(suite: Suite, cells: list[Cell], device: torch.device,
         elif isinstance(result, Exception):
             metrics, error = {}, f"{type(result).__name__}: {result}"
         else:
-            metrics, error = _clean(result)
+            metrics, error = _clean(suite, result)
         records.append(_record(cell, metrics, error, wall, device))
     return records

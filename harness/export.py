@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .atomic import replacing
 from .errors import SparsebenchError
 from .runner import RunResult
 
@@ -70,11 +71,11 @@ def write(table: pd.DataFrame, path: Path, fmt: str) -> Path:
     """Write ``table`` as ``fmt``, ``csv`` or ``parquet`` (``--format`` allows no other).
     The caller runs ``require_engine(fmt)`` first, so a missing pyarrow fails before the
     store is read."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        table.to_csv(path, index=False)
-    else:
-        _one_type_per_column(table).to_parquet(path, index=False)
+    with replacing(path) as temporary:  # whole or not at all
+        if fmt == "csv":
+            table.to_csv(temporary, index=False)
+        else:
+            _one_type_per_column(table).to_parquet(temporary, index=False)
     return path
 
 

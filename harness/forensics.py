@@ -36,6 +36,7 @@ from fractions import Fraction
 CONSISTENT, INCONSISTENT, UNINFORMATIVE = "consistent", "inconsistent", "uninformative"
 # possible, but worth a look: worse than chance, a difference claimed between equal numbers
 IMPLAUSIBLE = "implausible"
+MAX_EXPONENT = 400  # as stats.MAX_EXPONENT, which refuses such numbers when claims.toml loads
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Printed:
         exponent = number.as_tuple().exponent
         if not isinstance(exponent, int):
             raise ValueError(f"not a finite number: {text!r}")
+        if abs(exponent) > MAX_EXPONENT:  # 10 ** exponent would take hours
+            raise ValueError(f"{text!r}: decimal exponent beyond ±{MAX_EXPONENT}")
         return cls(Fraction(number), Fraction(1, 2) * Fraction(10) ** exponent, text.strip())
 
     @property

@@ -3,14 +3,19 @@ with its scale and provenance, every verdict counted, the write-up's headline cl
 (``headline = true`` in claims.toml) with one line of evidence each, and the other tiers
 rendered beside it (the quick re-run).
 
-The page is built from the report models alone, grouped by suite.
+The page is built from the report models of the command that writes it, grouped by
+suite, and lists the other suite reports found in the output folder (an earlier
+command's) from their summaries on disk (``SUMMARY``), so that none is left unlinked.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .headlines import HeadlineClaim
 from .report import VERDICT_ORDER, ReportModel
@@ -46,6 +51,8 @@ LEGEND = {
 assert list(LEGEND) == VERDICT_ORDER  # every outcome explained, in the report's order
 
 EVIDENCE_CHARS = 180  # the evidence line's length before "…" (the page ellipsises too)
+SUMMARY = "summary.json"  # in a report's own folder <suite>-<tier>/: what the index lists
+_TITLE = re.compile(r"<title>(.*?) — tier (.*?)</title>", re.S)
 
 
 @dataclass
@@ -172,3 +179,66 @@ def first_clause(text: str) -> str:
 def ellipsis(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+@dataclass
+class ReportFile:
+    """A suite report in the output folder that the index's command did not render: its
+    summary as written beside it, or (a report without one) its page's title alone."""
+
+    stem: str  # <suite>-<tier>: the file names <stem>.html and <stem>.md
+    suite: str
+    title: str
+    tier: str
+    counts: dict[str, int] | None = None  # None: not known (no summary on disk)
+    table_counts: dict[str, int] | None = None
+    subset: str = ""
+
+    @property
+    def total_counts(self) -> dict[str, int]:
+        counts, table = self.counts or {}, self.table_counts or {}
+        return {k: counts.get(k, 0) + table.get(k, 0) for k in VERDICT_ORDER}
+
+
+def summary(model: ReportModel) -> dict:
+    """What a later index needs to list the report of ``model``."""
+    return {"suite": model.suite, "title": model.title, "tier": model.tier,
+            "counts": model.counts, "table_counts": model.table_counts,
+            "subset": model.subset}
+
+
+def earlier_reports(out_dir: Path, shown: set[str]) -> list[ReportFile]:
+    """Every suite report in ``out_dir`` whose stem is not in ``shown``, by stem: a
+    ``<stem>.html`` beside its ``<stem>.md`` (so no other page counts)."""
+    found = []
+    for page in sorted(out_dir.glob("*.html")):
+        stem = page.stem
+        if stem in shown or not (out_dir / f"{stem}.md").is_file():
+            continue
+        entry = _from_summary(out_dir / stem / SUMMARY, stem) or _from_title(page, stem)
+        if entry is not None:
+            found.append(entry)
+    return found
+
+
+def _from_summary(path: Path, stem: str) -> ReportFile | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ReportFile(stem, str(data["suite"]), str(data["title"]), str(data["tier"]),
+                          dict(data["counts"]), dict(data["table_counts"]),
+                          str(data.get("subset", "")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # none, or unreadable: the page's title still names it
+
+
+def _from_title(page: Path, stem: str) -> ReportFile | None:
+    try:
+        head = page.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return None
+    found = _TITLE.search(head)
+    if found is None:
+        return None
+    tier = html.unescape(found.group(2))
+    suite = stem.removesuffix(f"-{tier}")
+    return ReportFile(stem, suite, html.unescape(found.group(1)), tier)

@@ -54,7 +54,17 @@ def _family(value: Scalar) -> str:
 
 
 def check_param_types(path: Path, spec: SuiteSpec) -> None:
-    """Raise a SpecError at the first value whose type breaks the rules above."""
+    """Raise one SpecError naming every value whose type breaks the rules above (joined
+    with '; ', so that it stays one line), so that a user fixes them in one pass."""
+    problems = _override_problems(spec) + _factor_problems(spec)
+    if len(problems) == 1:
+        raise SpecError(path, *problems[0])
+    if problems:
+        raise SpecError(path, "", "; ".join(f"{key}: {message}" for key, message in problems))
+
+
+def _override_problems(spec: SuiteSpec) -> list[tuple[str, str]]:
+    """(key, message) of every override whose type differs from its [params] default."""
     overrides: list[tuple[str, dict[str, Scalar]]] = [
         (f"tiers.{name}.params", tier.params) for name, tier in spec.tiers.items()]
     overrides += [(f"grid[{i}].params", g.params) for i, g in enumerate(spec.grid)]
@@ -65,32 +75,28 @@ def check_param_types(path: Path, spec: SuiteSpec) -> None:
         overrides += [(f"scale.grids.{g}.params", s.params) for g, s in spec.scale.grids.items()]
     overrides += [(f"tiers.{name}.tuning.params", tier.tuning.params)
                   for name, tier in spec.tiers.items() if tier.tuning]
-    for key, values in overrides:
-        for name, value in values.items():
-            _check_override(path, f"{key}.{name}", name, value, spec)
-    for i, grid in enumerate(spec.grid):
-        for name, values in grid.factors.items():
-            for j, value in enumerate(values):
-                _check_override(path, f"grid[{i}].factors.{name}[{j}]", name, value, spec)
-    _check_factor_families(path, spec)
+    found = [(f"{key}.{name}", name, value) for key, values in overrides
+             for name, value in values.items()]
+    found += [(f"grid[{i}].factors.{name}[{j}]", name, value) for i, grid in enumerate(spec.grid)
+              for name, values in grid.factors.items() for j, value in enumerate(values)]
+    return [(key, f"is {describe(value)}; [params].{name} is {describe(spec.params[name])}")
+            for key, name, value in found
+            if name in spec.params and not fits(value, spec.params[name])]
 
 
-def _check_override(path: Path, key: str, name: str, value: Scalar, spec: SuiteSpec) -> None:
-    if name in spec.params and not fits(value, spec.params[name]):
-        raise SpecError(path, key, f"is {describe(value)}; [params].{name} is "
-                        f"{describe(spec.params[name])}")
-
-
-def _check_factor_families(path: Path, spec: SuiteSpec) -> None:
+def _factor_problems(spec: SuiteSpec) -> list[tuple[str, str]]:
+    """(key, message) of every factor value of another family than the factor's first."""
     places: list[tuple[str, dict[str, list[Scalar]]]] = [("factors", spec.factors)]
     places += [(f"grid[{i}].factors", g.factors) for i, g in enumerate(spec.grid)]
     places += [(f"tiers.{name}.factors", t.factors) for name, t in spec.tiers.items()]
     first: dict[str, tuple[str, Scalar]] = {}
+    problems = []
     for where, factors in places:
         for name, values in factors.items():
             for j, value in enumerate(values):
                 key = f"{where}.{name}[{j}]"
                 seen_key, seen = first.setdefault(name, (key, value))
                 if _family(value) != _family(seen):
-                    raise SpecError(path, key, f"is {describe(value)} but {seen_key} is "
-                                    f"{describe(seen)}; {_ONE_TYPE}")
+                    problems.append((key, f"is {describe(value)} but {seen_key} is "
+                                          f"{describe(seen)}; {_ONE_TYPE}"))
+    return problems

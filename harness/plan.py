@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field, replace
 
 from .errors import SpecError
 from .specs import TuningSpec
 from .suite import Suite
+
+# The most cells (main cells and tuning trials) a tier may have. A factor product grows
+# fast (three factors of 450 values are 91 million cells), and every command expands the
+# tier's cells in memory before anything trains.
+MAX_TIER_CELLS = 100_000
 
 
 @dataclass(frozen=True)
@@ -256,4 +262,26 @@ def resolve(suite: Suite, tier: str | None = None) -> Plan:
         if t.tuning.trials is not None:
             update["trials"] = t.tuning.trials
         tuning = tuning.model_copy(update=update)
+    _check_size(suite, tier, factors, grids, seeds, tuning)
     return Plan(suite, tier, factors, params, seeds, tuning, grids)
+
+
+def _check_size(suite: Suite, tier: str, factors: dict[str, list], grids: tuple[Grid, ...],
+                seeds: list[int], tuning: TuningSpec | None) -> None:
+    """Refuse a tier of more than MAX_TIER_CELLS cells, counted from the factors' sizes
+    before any product is expanded; the error names the count and what makes it."""
+    grid_sizes = [("main grid", factors), *((f"grid {g.name!r}", g.factors) for g in grids)]
+    configs = sum(math.prod(len(v) for v in f.values()) for _, f in grid_sizes)
+    trials = 0
+    if tuning:
+        trials = math.prod(len(factors.get(k, [None])) for k in tuning.per) * tuning.trials
+    total = configs * len(seeds) + trials
+    if total <= MAX_TIER_CELLS:
+        return
+    parts = [f"{name}: " + " x ".join(f"{k} {len(v)}" for k, v in f.items())
+             for name, f in grid_sizes]
+    tuned = f" + {trials:,} tuning trials" if trials else ""
+    raise SpecError(suite.folder / "suite.toml", f"tiers.{tier}",
+                    f"{total:,} cells ({configs:,} configurations x {len(seeds)} seeds{tuned}; "
+                    f"{'; '.join(parts)}) exceed the cap of {MAX_TIER_CELLS:,} cells per tier; "
+                    "narrow the tier's factors or seeds")

@@ -13,9 +13,10 @@ suite's code is the code that made it (its digest, harness/identity.py).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
+from .errors import SparsebenchError
+from .reference_file import read_json
 from .regress import snapshot
 from .runner import RunResult
 from .store import CellRecord, Store
@@ -34,7 +35,10 @@ def make(run: RunResult, command: str) -> dict:
     swept = [r for _, r in run.sensitivity]  # [[sensitivity]] cells, when they were run
     snap["records"] = [_record_dict(r, images) for r in [*records, *swept]]
     snap["provenance"] = provenance(records)
-    before = load(run.plan.suite, run.plan.tier)
+    try:
+        before = load(run.plan.suite, run.plan.tier)
+    except SparsebenchError:
+        before = None  # a broken file is written anew, its provenance with it
     if before is not None and _same_run(before["records"], snap["records"][:len(records)]):
         snap["provenance"] = before["provenance"]  # the run that made them, as first told
     if swept:
@@ -90,11 +94,12 @@ def _record_dict(r: CellRecord, images: set[str]) -> dict:
 
 def load(suite: Suite, tier: str) -> dict | None:
     """The committed reference of ``tier``, or None when the suite ships none (or only a
-    regress snapshot without records)."""
+    regress snapshot without records). A file that does not read, or whose copies of a
+    number disagree, is a SparsebenchError naming it (harness/reference_file.py)."""
     path = path_for(suite, tier)
     if not path.is_file():
         return None
-    ref = json.loads(path.read_text(encoding="utf-8"))
+    ref = read_json(path)
     return ref if "records" in ref else None
 
 

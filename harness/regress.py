@@ -2,9 +2,10 @@
 
 Metrics marked ``timing = true`` are left out: wall-clock numbers never repeat; so are
 image metrics (pictures such as decoder filters; the numbers judged are regressed).
-Exact comparison (float tolerance) when the stored run came from the same platform
-(torch, device, threads), where reruns are bit-identical; statistical comparison of
-per-configuration means otherwise.
+Exact comparison (float round-off) when the stored run came from the same machine class
+and platform (harness/machine.py), where reruns are bit-identical; across classes, each
+configuration's seeds are compared by distribution (harness/drift.py), deterministic
+metrics and cell statuses still exactly.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from . import stats
-from .determinism import platform_key
-from .runner import RunResult
+from . import atomic, drift, stats
+from .machine import Comparison, comparison
+from .runner import RunResult, tuning_label
 
-RTOL, ATOL = 1e-9, 1e-12  # exact mode: only float round-off may differ
-Z = 4.0  # statistical mode: |mean difference| <= Z standard errors of the difference
+RTOL, ATOL = drift.RTOL, drift.ATOL  # exact mode: only float round-off may differ
 
 
 @dataclass
@@ -43,31 +43,29 @@ def snapshot(run: RunResult, command: str) -> dict:
                if m.timing or m.kind == "image"}
     envs = [r.fingerprint for r in run.records]
     env = {k: v for k, v in envs[0].items() if k != "git_commit"} if envs else {}
-    cells, groups = {}, {}
+    cells = {}
     for r in sorted(run.records, key=lambda r: _label(r.params, [*factors, "seed"])):
-        label = _label(r.params, [*factors, "seed"])
         metrics = {k: v for k, v in r.metrics.items() if k not in timings}
-        cells[label] = {"status": r.status, "metrics": metrics}
-        if r.status == "done":
-            config = groups.setdefault(_label(r.params, factors), {})
-            for name, value in metrics.items():
-                values = value if isinstance(value, list) else [value]
-                for i, v in enumerate(values):
-                    key = name if not isinstance(value, list) else f"{name}[{i}]"
-                    config.setdefault(key, []).append(v)
-    configs = {}
-    for label, metrics in groups.items():
-        configs[label] = {}
-        for key, values in metrics.items():
-            s = stats.summarize(values, n_boot=0) if len(values) else None
-            configs[label][key] = {"n": s.n, "mean": s.mean,
-                                   "sd": None if math.isnan(s.sd) else s.sd}
-    tuned = {_label(t.group, list(t.group)): t.best_value for t in run.tuning}
+        cells[_label(r.params, [*factors, "seed"])] = {"status": r.status, "metrics": metrics}
+    tuned = {tuning_label(t.group): t.best_value for t in run.tuning}
     code = {"digest": plan.suite.code.digest, "task_version": plan.suite.task_version,
             "files": list(plan.suite.code.files)}
     return {"suite": plan.suite.name, "tier": plan.tier, "generated_by": command,
             "environment": env, "code": code, "tuned": tuned, "cells": cells,
-            "configs": configs}
+            "configs": configs_of(cells)}
+
+
+def configs_of(cells: dict) -> dict[str, dict[str, dict]]:
+    """{configuration: {metric key: {n, mean, sd}}} over the seeds of a snapshot's
+    finished cells: the summary a snapshot stores beside its cells, derived from them
+    alone (reference_file checks that a stored file's two agree)."""
+    configs: dict[str, dict[str, dict]] = {}
+    for key, by_config in seed_samples(cells).items():
+        for config, by_seed in by_config.items():
+            s = stats.summarize(list(by_seed.values()), n_boot=0)
+            configs.setdefault(config, {})[key] = {
+                "n": s.n, "mean": s.mean, "sd": None if math.isnan(s.sd) else s.sd}
+    return configs
 
 
 def code_note(stored: dict, new: dict) -> str | None:
@@ -84,29 +82,35 @@ def code_note(stored: dict, new: dict) -> str | None:
 
 
 def write(snap: dict, path: Path) -> None:
+    """``snap`` to ``path`` whole or not at all (a temporary file replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    atomic.write_text(path, json.dumps(snap, indent=1, sort_keys=True) + "\n")
 
 
-def compare(stored: dict, new: dict, floors: dict[str, float] | None = None
-            ) -> tuple[str, list[Diff]]:
-    """('exact' | 'statistical', differences beyond tolerance). ``floors`` are the
-    metrics' declared tolerances, the least a statistical comparison allows."""
-    same = bool(stored.get("environment")) and \
-        platform_key(stored["environment"]) == platform_key(new["environment"])
-    if same:
-        return "exact", _exact(stored, new)
-    return "statistical", _statistical(stored, new, floors or {})
+def compare(stored: dict, new: dict, floors: dict[str, float] | None = None,
+            deterministic: set[str] | frozenset[str] = frozenset()
+            ) -> tuple[Comparison, list[Diff]]:
+    """How the two runs compare (exact within one machine class, statistical across,
+    harness/machine.py) and the differences beyond tolerance. ``floors`` are the metrics'
+    declared tolerances, the least a statistical comparison counts; ``deterministic``
+    metrics are compared exactly in either mode."""
+    how = comparison(stored.get("environment") or {}, new["environment"])
+    if how.exact:
+        return how, _exact(stored, new)
+    return how, _statistical(stored, new, floors or {}, deterministic)
 
 
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= ATOL + RTOL * abs(a)
 
 
-def _exact(stored: dict, new: dict) -> list[Diff]:
+def _exact(stored: dict, new: dict, only: set[str] | frozenset[str] | None = None,
+           tuned: bool = True) -> list[Diff]:
+    """Every stored number against the new one (``only``: those metrics alone; ``tuned``:
+    the tuned values too)."""
     diffs = []
     tol = f"rel {RTOL:g}"
-    for group, value in stored["tuned"].items():
+    for group, value in (stored["tuned"].items() if tuned else ()):
         got = new["tuned"].get(group)
         if value is None or got is None or not _close(value, got):
             diffs.append(Diff(f"tuned value [{group}]", f"{value!r}", f"{got!r}", tol))
@@ -119,6 +123,8 @@ def _exact(stored: dict, new: dict) -> list[Diff]:
             diffs.append(Diff(f"{label} status", cell["status"], got["status"], "equal"))
             continue
         for name, value in cell["metrics"].items():
+            if only is not None and name not in only:
+                continue
             new_value = got["metrics"].get(name)
             old_list = value if isinstance(value, list) else [value]
             new_list = new_value if isinstance(new_value, list) else [new_value]
@@ -135,23 +141,73 @@ def _exact(stored: dict, new: dict) -> list[Diff]:
     return diffs
 
 
-def _statistical(stored: dict, new: dict, floors: dict[str, float]) -> list[Diff]:
-    diffs = []
-    for label, metrics in stored["configs"].items():
-        got = new["configs"].get(label, {})
-        for key, old in metrics.items():
-            cur = got.get(key)
-            if cur is None:
-                diffs.append(Diff(f"{label} {key}", f"{old['mean']:.6g}", "missing", "present"))
+def split_label(label: str) -> tuple[str, str]:
+    """'model=fsb seed=2' -> ('model=fsb', '2'): a cell's configuration and seed."""
+    head, _, seed = label.rpartition("seed=")
+    return head.strip(), seed
+
+
+def seed_samples(cells: dict, skip: set[str] | frozenset[str] = frozenset()
+                 ) -> dict[str, dict[str, dict[str, float]]]:
+    """{metric key: {configuration: {seed: value}}} of a snapshot's finished cells; a
+    vector or curve gives one key per entry (``name[i]``). Metrics in ``skip`` are left
+    out."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for label, cell in cells.items():
+        if cell["status"] != "done":
+            continue
+        config, seed = split_label(label)
+        for name, value in cell["metrics"].items():
+            if name in skip:
                 continue
-            se = math.sqrt(((old["sd"] or 0) ** 2) / old["n"] + ((cur["sd"] or 0) ** 2) / cur["n"])
-            tol = max(Z * se, floors.get(key.split("[")[0], 0.0),
-                      ATOL + RTOL * abs(old["mean"]))
-            if abs(cur["mean"] - old["mean"]) > tol:
-                diffs.append(Diff(f"{label} {key} (mean of {cur['n']} seeds)",
-                                  f"{old['mean']:.6g}", f"{cur['mean']:.6g}",
-                                  f"±{tol:.3g} ({Z:g} SE)"))
+            values = value if isinstance(value, list) else [value]
+            for i, v in enumerate(values):
+                key = name if not isinstance(value, list) else f"{name}[{i}]"
+                out.setdefault(key, {}).setdefault(config, {})[seed] = v
+    return out
+
+
+def _statistical(stored: dict, new: dict, floors: dict[str, float],
+                 deterministic: set[str] | frozenset[str]) -> list[Diff]:
+    """Deterministic metrics and cell statuses exactly; every other number by
+    distribution (harness/drift.py). Tuned values are noisy picks across machine classes:
+    they are not compared here (cmd_regress reruns the main cells with the stored picks
+    where they differ and says so)."""
+    diffs = _exact(stored, new, only=deterministic, tuned=False)
+    old, cur = seed_samples(stored["cells"], deterministic), \
+        seed_samples(new["cells"], deterministic)
+    samples = {key: {config: (seeds, cur.get(key, {}).get(config, {}))
+                     for config, seeds in configs.items()}
+               for key, configs in old.items()}
+    diffs += [Diff(f"{config} {key}", f"{a} finite values", f"{b} finite values",
+                   "the same count") for key, config, a, b in drift.count_changes(old, cur)]
+    for test in drift.family(samples, floors):
+        if test.moved():
+            diffs.append(Diff(f"{test.what} {test.key} ({test.kind})", test.stored or "-",
+                              test.new or "-", f"Holm p {test.adjusted:.2g} <= {drift.ALPHA:g}"))
     return diffs
+
+
+def tuned_changes(stored: dict, new: dict) -> dict[str, tuple[float | None, float | None]]:
+    """{group: (stored pick, new pick)} of the tuning groups whose pick differs."""
+    return {group: (value, new["tuned"].get(group)) for group, value in stored["tuned"].items()
+            if value is None or new["tuned"].get(group) is None
+            or not _close(value, new["tuned"][group])}
+
+
+def identical(stored: dict, new: dict) -> tuple[int, int]:
+    """(numbers bit-identical, numbers compared) over the stored cells: across machine
+    classes a count near the total says the kernels happened to agree."""
+    same = total = 0
+    for label, cell in stored["cells"].items():
+        got = (new["cells"].get(label) or {}).get("metrics", {})
+        for name, value in cell["metrics"].items():
+            old = value if isinstance(value, list) else [value]
+            cur = got.get(name)
+            cur = cur if isinstance(cur, list) else [cur]
+            total += len(old)
+            same += sum(a == b for a, b in zip(old, cur, strict=False))
+    return same, total
 
 
 def _short(value) -> str:

@@ -4,6 +4,7 @@ terminal summary (tabulate)."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
-from .landing import LEGEND, suite_cards
+from . import atomic
+from .landing import LEGEND, SUMMARY, earlier_reports, suite_cards, summary
 from .md_text import md_code, md_escape
 from .plots import plot_curves, plot_sensitivity, plot_table, plot_tiles
 from .report import (
@@ -86,8 +88,9 @@ def report_stem(model: ReportModel) -> str:
 
 
 def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
-    """Write <suite>-<tier>.md, .html and the plots under <suite>-<tier>/; return the
-    paths."""
+    """Write <suite>-<tier>.md, .html, the plots and the summary a later index lists it
+    by under <suite>-<tier>/; return the paths. Each file is written whole or not at all
+    (harness/atomic.py)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = report_stem(model)
     plot_dir = out_dir / stem
@@ -130,8 +133,9 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
     md = re.sub(r"\n{3,}", "\n\n", md)
     html = _env(autoescape=True).get_template("suite.html.j2").render(context)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
-    md_path.write_text(md, encoding="utf-8")
-    html_path.write_text(html, encoding="utf-8")
+    atomic.write_text(md_path, md)
+    atomic.write_text(html_path, html)
+    atomic.write_text(plot_dir / SUMMARY, json.dumps(summary(model), indent=1) + "\n")
     return {"md": md_path, "html": html_path, **{k: out_dir / v for k, v in plots.items()}}
 
 
@@ -143,13 +147,14 @@ def _tried_text(t) -> str:
 
 
 def write_index(models: list[ReportModel], out_dir: Path) -> Path:
-    """The landing page: one card per suite (harness/landing.py) and the verdicts' legend."""
+    """The landing page: one card per suite (harness/landing.py), the other suite reports
+    the folder holds (an earlier command's) and the verdicts' legend."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_reports(out_dir, {report_stem(m) for m in models})
     html = _env(autoescape=True).get_template("index.html.j2").render(
-        cards=suite_cards(models), verdicts=VERDICT_ORDER, legend=LEGEND, stem=report_stem)
-    path = out_dir / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+        cards=suite_cards(models), earlier=earlier, verdicts=VERDICT_ORDER, legend=LEGEND,
+        stem=report_stem)
+    return atomic.write_text(out_dir / "index.html", html)
 
 
 def count_text(counts: dict[str, int]) -> str:

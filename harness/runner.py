@@ -25,7 +25,7 @@ from .artifacts import folder_for
 from .errors import SparsebenchError
 from .executors import Job, LocalExecutor
 from .plan import Cell, Plan, group_key
-from .store import CellRecord, Store
+from .store import CellRecord, Store, check_writable
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -96,20 +96,37 @@ class Progress:
         self.bar.close()
 
 
+def _in_use(store_path: Path, holder: str) -> SparsebenchError:
+    return SparsebenchError(f"{store_path} is in use by {holder}; wait for it to finish or "
+                            "use --store to write elsewhere")
+
+
 @contextmanager
-def store_lock(store_path: Path) -> Iterator[None]:
-    """Refuse a second writer on the same store rather than interleave two runs."""
+def store_lock(store_path: Path, reader: bool = False) -> Iterator[None]:
+    """Refuse a second writer on the same store rather than interleave two runs. A
+    ``reader`` (report) takes the same lock where it can; in a folder it may not write, it
+    waits for no writer of its own and only refuses one that holds an existing lock."""
     lock_path = Path(str(store_path) + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
+    if not reader:
+        check_writable(store_path)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")  # noqa: SIM115 (closed by the with below)
+    except OSError as err:
+        if not reader:
+            raise SparsebenchError(f"{lock_path.parent}: folder is not writable "
+                                   f"({err.strerror}), so the store's lock {lock_path.name} "
+                                   "cannot be made; give --store a path in a writable "
+                                   "folder") from None
+        with _shared_lock(store_path, lock_path):
+            yield
+        return
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise SparsebenchError(
-                f"{store_path} is in use by {holder}; wait for it to finish or use --store "
-                "to write elsewhere") from None
+            raise _in_use(store_path, handle.read().strip() or "another process") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
@@ -120,10 +137,31 @@ def store_lock(store_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _shared_lock(store_path: Path, lock_path: Path) -> Iterator[None]:
+    """A reader's lock on a store in a folder it may not write: the existing lock file
+    read-only, shared (refused while a writer holds it); no lock when there is none."""
+    try:
+        handle = open(lock_path)  # noqa: SIM115 (closed by the with below)
+    except OSError:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _in_use(store_path, handle.read().strip() or "another process") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Runner:
     def __init__(self, store: Store, device: torch.device, data_dir: Path | None,
                  execute: bool = True, progress: bool = True, retry_failed: bool = False,
-                 batch_size: int = 16, executor=None, sensitivity: bool = False):
+                 batch_size: int = 16, executor=None, sensitivity: bool = False,
+                 cell_timeout: float | None = None):
         self.sensitivity = sensitivity  # train the [[sensitivity]] cells (else: read them)
         self.store = store
         self.device = device
@@ -132,7 +170,8 @@ class Runner:
         self.progress = progress
         self.retry_failed = retry_failed
         self.batch_size = batch_size
-        self.executor = executor or LocalExecutor()
+        self.cell_timeout = cell_timeout  # seconds per cell (--cell-timeout); None: none
+        self.executor = executor or LocalExecutor(cell_timeout)
         self.executed = 0
         self.executed_failed = 0
 
@@ -252,11 +291,16 @@ class Runner:
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
-    def run(self, plan: Plan) -> RunResult:
+    def run(self, plan: Plan, pinned: dict[str, float] | None = None) -> RunResult:
+        """Tune, then obtain the main cells (and read or train the sweeps). ``pinned``
+        ({group label: value}, as a snapshot's ``tuned``) replaces the tuned value of
+        those groups in the main cells: regress across machine classes reruns a tier
+        with the stored picks, since a noisy argmax may pick otherwise on other bits."""
         self.executed = self.executed_failed = 0
         tuning = self.tune(plan)
+        pinned = pinned or {}
         # A group whose trials all failed gets no main cells; the report shows its errors.
-        tuned = {group_key(t.group): {t.param: t.best_value}
+        tuned = {group_key(t.group): {t.param: pinned.get(tuning_label(t.group), t.best_value)}
                  for t in tuning if t.best_value is not None}
         self._suite = plan.suite
         cells = plan.main_cells(tuned)
@@ -287,6 +331,11 @@ class Runner:
             bar.close()
             self.execute = execute
         return [(i, r) for (i, _), r in zip(sweeps, obtained, strict=True) if r is not None]
+
+
+def tuning_label(group: dict) -> str:
+    """'model=fsb': a tuning group as snapshots key their tuned values."""
+    return " ".join(f"{k}={v}" for k, v in group.items())
 
 
 def _status(record: CellRecord) -> str:

@@ -35,8 +35,9 @@ class MetricSpec(Strict):
     shape: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] \
         | None = None  # an image metric's tile, [height, width]
     timing: bool = False  # a wall-clock measurement: reported, never compared by regress
-    # Cross-platform regress compares means within 4 standard errors; this is the floor
-    # for metrics whose seeds can tie (accuracies of small test sets, counts).
+    # Across machine classes regress and verify compare seeds by distribution
+    # (harness/drift.py); a difference of means within this never counts (a metric whose
+    # resolution is coarse: accuracies of small test sets, counts).
     tolerance: Annotated[float, Field(ge=0)] = 0.0
     # The same for every seed by construction (a parameter count, FLOPs): equal seeds are
     # compared exactly. Otherwise equal seeds give no test (zero spread is not no noise).

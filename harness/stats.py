@@ -19,11 +19,11 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.meta_analysis import effectsize_smd
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_ind
 
 NAN = float("nan")
@@ -322,14 +322,17 @@ def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values, in the input order."""
+    """Holm–Bonferroni adjusted p-values, in the input order: statsmodels'
+    ``multipletests(p, method="holm")`` written out, since that function runs
+    ``gc.collect()`` on every call (0.1-0.3 s in a large process, and regress's drift
+    tests adjust thousands of families in its tests; tests/test_drift.py checks that the
+    two agree)."""
     p = _array(pvalues)
-    if p.size == 0:
-        return []
-    if p.size == 1:  # nothing to correct; statsmodels' Holm runs gc.collect() on every call
-        return [float(p[0])]
-    _, adjusted, _, _ = multipletests(p, method="holm")
-    return [float(v) for v in adjusted]
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1))
+    out = np.empty_like(p)
+    out[order] = np.minimum(stepped, 1.0)
+    return [float(v) for v in out]
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -610,8 +613,22 @@ _REPORTED = re.compile(
 _SPACES = re.compile(r"[\u00a0\u2009\u202f]")
 
 
+# A printed number's decimal exponent (digits after the point included) beyond this is no
+# reported value: the write-up checks compute exactly with powers of ten, and 10 ** 10**8
+# takes hours. A float's own range ends at about 1e308.
+MAX_EXPONENT = 400
+
+
 def _to_float(token: str, text: str) -> float:
-    value = float(token.replace(",", ""))
+    clean = token.replace(",", "")
+    number = Decimal(clean)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and (abs(exponent) > MAX_EXPONENT
+                                      or abs(number.adjusted()) > MAX_EXPONENT):
+        raise ValueError(f"cannot parse reported value {text!r}: {token!r} has a decimal "
+                         f"exponent beyond ±{MAX_EXPONENT}; write the number as the write-up "
+                         "prints it")
+    value = float(clean)
     if not math.isfinite(value):
         raise ValueError(f"cannot parse reported value {text!r}: {token!r} is not finite")
     return value

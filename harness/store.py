@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,21 +57,71 @@ class CellRecord:
     metrics: dict  # name -> float | list[float]
 
 
+def check_store_path(path: Path) -> None:
+    """A directory where a store file belongs is bad input, said before anything opens."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory; give a file path such as "
+                         f"{path / 'store.sqlite'}")
+
+
+def check_writable(path: Path) -> None:
+    """The store's folder must take new files (the store, its journal and its lock): say
+    so before anything trains, naming the folder."""
+    check_store_path(path)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"{folder}: cannot make the store's folder ({err.strerror}); give "
+                         "--store a path in a writable folder") from None
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"{folder}: folder is not writable, so the store {path.name} cannot "
+                         "be written there; make it writable or give --store a path in a "
+                         "writable folder")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(f"{path}: the store file is not writable; make it writable or give "
+                         "--store another path")
+
+
+def failure(path: Path, err: sqlite3.DatabaseError) -> StoreError:
+    """The one-line error for an SQLite error on the store at ``path``: a full disk, a
+    store that may not be written, one in use, or a damaged file, each in its own words
+    (only a damaged file is worth recovering)."""
+    text = str(err)
+    if "full" in text:  # "database or disk is full"
+        return StoreError(f"{path}: the disk is full ({text}); the cells already stored are "
+                          "kept: free space, then run the same command again and it resumes "
+                          "from the store")
+    if "readonly" in text or "read-only" in text:  # "attempt to write a readonly database"
+        return StoreError(f"{path}: the store cannot be written ({text}); make the file and "
+                          f"its folder {path.parent} writable or give --store another path")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: the store is in use by another process ({text}); wait "
+                          "for it to finish or give --store another path")
+    if isinstance(err, sqlite3.OperationalError):  # "unable to open", "disk I/O error"
+        return StoreError(f"{path}: the store cannot be opened, read or written ({text}); "
+                          f"check the file and its folder {path.parent}")
+    return StoreError(f"{path}: damaged or not a readable sparsebench store ({text}); "
+                      f"recover what it holds with: sqlite3 {path} \".recover\" | sqlite3 "
+                      "recovered.sqlite, or give --store a new path")
+
+
 class Store:
     """The store at ``path``. ``readonly=True`` opens an existing store for reading only:
     a missing file is an error rather than a new, empty store (``report`` must not make
-    one), and nothing is written, not even the schema."""
+    one), and nothing is written, not even the schema. Every SQLite error on the file is
+    a one-line StoreError (``failure``)."""
 
     def __init__(self, path: Path | str, readonly: bool = False):
         self.path = Path(path)
+        check_store_path(self.path)
         if readonly and not self.path.is_file():
             raise StoreError(f"{self.path}: no such store")
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(self.path)
         try:
             if readonly:
-                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                          timeout=30, isolation_level=None)
+                self.db = self._open_readonly()
                 version = self._schema_version()
             else:
                 self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -85,10 +137,51 @@ class Store:
                 raise StoreError(f"{self.path}: store schema {version}, this sparsebench "
                                  f"reads {SCHEMA_VERSION}; use a new --store path")
         except sqlite3.DatabaseError as err:
-            raise StoreError(
-                f"{self.path}: not a readable sparsebench store ({err}). Move it aside and "
-                f"rerun to start a new store, or recover with: sqlite3 {self.path} '.recover'"
-            ) from None
+            raise failure(self.path, err) from None
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A read-only connection. A store in WAL mode needs its shared-memory file beside
+        it even to read; in a folder this process may not write, the store is opened as
+        immutable instead, which is safe when no journal holds unmerged writes (nothing
+        can write there while the folder stays read-only)."""
+        uri = self.path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        if os.access(self.path.parent, os.W_OK):
+            return db
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+        wal = Path(f"{self.path}-wal")
+        if wal.is_file() and wal.stat().st_size:
+            raise StoreError(f"{wal}: the store has writes not yet merged into {self.path} and "
+                             f"its folder {self.path.parent} is not writable; copy both files "
+                             "to a writable folder and give --store the copy")
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30,
+                               isolation_level=None)
+
+    @contextmanager
+    def _sql(self) -> Iterator[None]:
+        """SQLite errors on the store as one-line StoreErrors."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            raise failure(self.path, err) from None
+
+    def _json(self, text: object, cell_id: str, column: str) -> dict:
+        """A cell's JSON column, which must hold an object (a hand-edited row may not)."""
+        try:
+            value = json.loads(text)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as err:
+            problem = f"is not valid JSON ({err})"
+        else:
+            if isinstance(value, dict):
+                return value
+            problem = f"holds a JSON {type(value).__name__}, not an object"
+        raise StoreError(f"{self.path}: cell {cell_id}: column {column} {problem}; fix the row, "
+                         f"or remove the cell (it then runs again) with: sqlite3 {self.path} "
+                         f"\"PRAGMA foreign_keys=ON; DELETE FROM cells WHERE id='{cell_id}'\"")
 
     def _schema_version(self) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -108,6 +201,10 @@ class Store:
     def put(self, record: CellRecord) -> None:
         """Write one finished cell and its metrics atomically (replacing a previous try)."""
         rows = list(_metric_rows(record.id, record.metrics))
+        with self._sql():
+            self._write(record, rows)
+
+    def _write(self, record: CellRecord, rows: list[tuple]) -> None:
         with self.db:  # one transaction
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("DELETE FROM cells WHERE id = ?", (record.id,))
@@ -123,7 +220,7 @@ class Store:
         """Remove these cells and their metrics in one transaction; returns how many."""
         ids = list(ids)
         removed = 0
-        with self.db:
+        with self._sql(), self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
@@ -135,17 +232,19 @@ class Store:
 
     def suite_cells(self, suite: str) -> list[tuple[str, str, dict]]:
         """(id, stage, params) of every cell stored for ``suite``, stale ones included."""
-        rows = self.db.execute("SELECT id, stage, params FROM cells WHERE suite = ? ORDER BY id",
-                               (suite,)).fetchall()
-        return [(cid, stage, json.loads(params)) for cid, stage, params in rows]
+        with self._sql():
+            rows = self.db.execute("SELECT id, stage, params FROM cells WHERE suite = ? "
+                                   "ORDER BY id", (suite,)).fetchall()
+        return [(cid, stage, self._json(params, cid, "params")) for cid, stage, params in rows]
 
     def statuses(self, ids: Iterable[str]) -> dict[str, str]:
         ids = list(ids)
         out: dict[str, str] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            out.update(self.db.execute(
-                f"SELECT id, status FROM cells WHERE id IN ({marks})", chunk).fetchall())
+        with self._sql():
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                out.update(self.db.execute(
+                    f"SELECT id, status FROM cells WHERE id IN ({marks})", chunk).fetchall())
         return out
 
     def get(self, cell_id: str) -> CellRecord | None:
@@ -158,13 +257,20 @@ class Store:
         found: dict[str, CellRecord] = {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT * FROM cells WHERE id IN ({marks})", chunk):
-                found[row[0]] = CellRecord(row[0], row[1], row[2], json.loads(row[3]), row[4],
-                                           row[5], row[6], row[7], json.loads(row[8]), {})
-            metric_rows = self.db.execute(
-                f"SELECT cell_id, name, idx, value FROM metrics WHERE cell_id IN ({marks}) "
-                "ORDER BY cell_id, name, idx", chunk).fetchall()
+            with self._sql():
+                rows = self.db.execute(f"SELECT * FROM cells WHERE id IN ({marks})",
+                                       chunk).fetchall()
+                metric_rows = self.db.execute(
+                    f"SELECT cell_id, name, idx, value FROM metrics WHERE cell_id IN ({marks}) "
+                    "ORDER BY cell_id, name, idx", chunk).fetchall()
+            for row in rows:
+                found[row[0]] = CellRecord(row[0], row[1], row[2],
+                                           self._json(row[3], row[0], "params"), row[4], row[5],
+                                           row[6], row[7], self._json(row[8], row[0],
+                                                                      "fingerprint"), {})
             for cid, name, idx, value in metric_rows:
+                if cid not in found:  # rows a hand-deleted cell left behind
+                    continue
                 value = math.nan if value is None else value
                 metrics = found[cid].metrics
                 if idx < 0:

@@ -1,24 +1,27 @@
 """Verify a committed reference (harness/reference.py) without its hours of compute:
 re-run a random sample of its main cells and compare each number with the stored one.
 
-On the platform that made the reference (same ``platform_key``: torch, platform,
-device, CUDA, threads) a cell gives the same bits, so the comparison is exact (regress's
-RTOL/ATOL). Elsewhere one re-run is one new draw from its configuration's distribution,
-judged against the reference's seeds: |new - mean| <= Z * sd * sqrt(1 + 1/n), the
-prediction interval of one draw (regress's Z), never tighter than the metric's declared
-``tolerance``. Timing and image metrics are not compared (as in regress).
+On the machine class that made the reference (harness/machine.py: the same CPU model and
+kernel path, or GPU, with the same torch, platform and threads) a cell gives the same
+bits, so the comparison is exact (regress's RTOL/ATOL) and the sample is K cells. On
+another class every number is a new draw, so the sample is whole configurations (every
+seed of each, about K cells in all) and their seeds are compared with the reference's by
+distribution, with regress's tests (harness/drift.py): per configuration and metric,
+Welch's test of the means and a paired test of the same seeds' shift, Holm-adjusted over
+the sample. Deterministic metrics are compared exactly either way. Timing and image
+metrics are not compared (as in regress).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from tabulate import tabulate
 
-from .regress import ATOL, RTOL, Z
+from . import drift
+from .regress import ATOL, RTOL
 from .regress import _label as label  # the spelling regress keys its configs with
 
 if TYPE_CHECKING:
@@ -56,22 +59,44 @@ def eligible(records: list[dict], max_seconds: float | None = None) -> list[dict
 
 
 def choose(records: list[dict], k: int, seed: int = 0,
-           max_seconds: float | None = None) -> Sample:
+           max_seconds: float | None = None, configs: list[str] | None = None) -> Sample:
     """``k`` eligible main records drawn without replacement by a NumPy generator seeded
-    with ``seed`` (the same seed, the same cells), all of them when there are no more."""
+    with ``seed`` (the same seed, the same cells), all of them when there are no more.
+    With ``configs`` (the plan's factor names) whole configurations are drawn instead,
+    every seed of each, as many as cover about ``k`` cells (at least one), among those
+    whose every finished seed is eligible: a statistical comparison needs seeds."""
     pool = eligible(records, max_seconds)
-    picked = np.random.default_rng(seed).choice(len(pool), size=min(k, len(pool)),
-                                                replace=False) if pool else []
     finished = len(eligible(records))
-    return Sample([pool[i] for i in sorted(int(i) for i in picked)], len(pool), finished)
+    rng = np.random.default_rng(seed)
+    if configs is None:
+        picked = rng.choice(len(pool), size=min(k, len(pool)), replace=False) if pool else []
+        return Sample([pool[i] for i in sorted(int(i) for i in picked)], len(pool), finished)
+    groups: dict[str, list[dict]] = {}
+    for r in eligible(records):
+        groups.setdefault(label(r["params"], configs), []).append(r)
+    ok = set(map(id, pool))
+    whole = [g for g in groups.values() if all(id(r) in ok for r in g)]
+    if not whole:
+        return Sample([], 0, finished)
+    per = max(1, round(sum(map(len, whole)) / len(whole)))
+    count = min(len(whole), max(1, -(-k // per)))
+    picked = sorted(int(i) for i in rng.choice(len(whole), size=count, replace=False))
+    chosen = {id(r) for i in picked for r in whole[i]}
+    return Sample([r for r in records if id(r) in chosen], sum(map(len, whole)), finished)
 
 
-def describe(sample: Sample, k: int, seed: int, max_seconds: float | None) -> str:
-    """One line on what was chosen from what."""
+def describe(sample: Sample, k: int, seed: int, max_seconds: float | None,
+             configs: int | None = None) -> str:
+    """One line on what was chosen from what (``configs``: the number of whole
+    configurations chosen, when configurations were drawn)."""
     pool = f"{sample.eligible} finished main cells"
     if max_seconds is not None:
         pool += (f" that took at most {max_seconds:g} s in the reference (of "
                  f"{sample.finished} finished)")
+    if configs is not None:
+        return (f"{configs} whole configuration(s), {len(sample.chosen)} cells (every seed, "
+                f"for a comparison by distribution), chosen at random (seed {seed}) from the "
+                f"{pool}")
     if k > sample.eligible:
         return f"--sample {k} is more than the {pool}: verifying all {sample.eligible}"
     return f"{len(sample.chosen)} cells chosen at random (seed {seed}) from the {pool}"
@@ -84,29 +109,87 @@ def compared_metrics(suite: Suite) -> dict[str, float]:
             if not m.timing and m.kind != "image"}
 
 
-def compare_cell(stored: dict, new: CellRecord, config: dict, exact: bool,
-                 floors: dict[str, float], cell: str) -> list[Row]:
+def compare_cell(stored: dict, new: CellRecord, floors: dict[str, float], cell: str
+                 ) -> list[Row]:
     """One row per stored number of the metrics in ``floors`` (a vector or curve gives
-    one per value). ``stored`` is the reference's record, ``new`` the re-run; ``config``
-    is the reference's statistics of the cell's configuration (its ``configs`` entry:
-    key -> n, mean, sd), used when ``exact`` is false. ``cell`` labels the rows."""
+    one per value), compared exactly: ``stored`` is the reference's record, ``new`` the
+    re-run on the same machine class; ``cell`` labels the rows."""
     if new.status != "done":
-        error = (new.error or "no reason recorded").strip().splitlines()[0]
-        return [Row(cell, "status", stored["status"], f"{new.status}: {error}", "done",
-                    FAILED)]
+        return [_failed_row(stored, new, cell)]
     rows = []
-    for name, floor in floors.items():
+    for name in floors:
         if name not in stored["metrics"]:
             continue
-        old_values = _flat(name, stored["metrics"][name])
         new_values = _flat(name, new.metrics.get(name))
-        for key, old in old_values.items():
-            got = new_values.get(key)
-            if exact:
-                rows.append(_exact_row(cell, key, old, got))
-            else:
-                rows.append(_statistical_row(cell, key, old, got, config.get(key), floor))
+        for key, old in _flat(name, stored["metrics"][name]).items():
+            rows.append(_exact_row(cell, key, old, new_values.get(key)))
     return rows
+
+
+def _failed_row(stored: dict, new: CellRecord, cell: str) -> Row:
+    error = (new.error or "no reason recorded").strip().splitlines()[0]
+    return Row(cell, "status", stored["status"], f"{new.status}: {error}", "done", FAILED)
+
+
+def compare_configs(stored: list[dict], new: list[CellRecord], floors: dict[str, float],
+                    deterministic: set[str], keys: list[str], factors: list[str]
+                    ) -> list[Row]:
+    """The re-run configurations against the reference's seeds of the same ones, by
+    distribution (harness/drift.py, Holm over the sample); deterministic metrics exactly.
+    One row per configuration and metric key: moved when any test of that key (its own,
+    or one pooled over the configurations) moved."""
+    rows = [_failed_row(s, r, label(s["params"], keys)) for s, r in zip(stored, new,
+                                                                       strict=True)
+            if r.status != "done"]
+    old: dict[str, dict[str, dict]] = {}
+    cur: dict[str, dict[str, dict]] = {}
+    for s, r in zip(stored, new, strict=True):
+        config, seed = label(s["params"], factors), str(s["params"].get("seed"))
+        for name in floors:
+            got = _flat(name, r.metrics.get(name)) if r.status == "done" else {}
+            had = _flat(name, s["metrics"][name]) if name in s["metrics"] else {}
+            if name in deterministic:
+                if r.status == "done":
+                    rows += [_exact_row(label(s["params"], keys), key, value, got.get(key))
+                             for key, value in had.items()]
+                continue
+            for key, value in had.items():
+                old.setdefault(key, {}).setdefault(config, {})[seed] = value
+            if r.status == "done":  # a failed cell has its own row
+                for key, value in got.items():
+                    cur.setdefault(key, {}).setdefault(config, {})[seed] = value
+    rows += [Row(config, key, f"{a} finite values", f"{b} finite values", "the same count",
+                 MOVED) for key, config, a, b in drift.count_changes(old, cur)
+             if not _only_failed(config, stored, new, factors)]
+    samples = {key: {config: (seeds, cur.get(key, {}).get(config, {}))
+                     for config, seeds in configs.items()} for key, configs in old.items()}
+    tests = drift.family(samples, floors)
+    moved_keys = {t.key for t in tests if t.moved() and t.kind.startswith("pooled")}
+    for config_tests in _by_config(tests).items():
+        (config, key), found = config_tests
+        worst = min(found, key=lambda t: t.adjusted)
+        moved = key in moved_keys or any(t.moved() for t in found)
+        mean = next((t for t in found if t.kind == "mean"), worst)
+        rows.append(Row(config, key, mean.stored, mean.new,
+                        f"Holm p {worst.adjusted:.2g} ({worst.kind})",
+                        MOVED if moved else MATCH))
+    return rows
+
+
+def _only_failed(config: str, stored: list[dict], new: list[CellRecord],
+                 factors: list[str]) -> bool:
+    """Whether the configuration's count changed only through cells that failed (each
+    has its own row)."""
+    return any(r.status != "done" for s, r in zip(stored, new, strict=True)
+               if label(s["params"], factors) == config)
+
+
+def _by_config(tests: list[drift.Test]) -> dict[tuple[str, str], list[drift.Test]]:
+    out: dict[tuple[str, str], list[drift.Test]] = {}
+    for t in tests:
+        if not t.kind.startswith("pooled"):
+            out.setdefault((t.what, t.key), []).append(t)
+    return out
 
 
 def _flat(name: str, value) -> dict[str, float | None]:
@@ -119,18 +202,6 @@ def _exact_row(cell: str, key: str, old: float | None, got: float | None) -> Row
     same = old is not None and got is not None and abs(old - got) <= ATOL + RTOL * abs(old)
     return Row(cell, key, _text(old, 10), _text(got, 10), f"rel {RTOL:g}",
                MATCH if same else MOVED)
-
-
-def _statistical_row(cell: str, key: str, old: float | None, got: float | None,
-                     stats: dict | None, floor: float) -> Row:
-    if stats is None or got is None:
-        why = "no reference statistics" if stats is None else "present"
-        return Row(cell, key, _text(old, 6), _text(got, 6), why, MOVED)
-    mean, n, sd = stats["mean"], stats["n"], stats["sd"] or 0.0
-    tol = max(Z * sd * math.sqrt(1 + 1 / n), floor, ATOL + RTOL * abs(mean))
-    verdict = MATCH if abs(got - mean) <= tol else MOVED
-    return Row(cell, key, _text(old, 6), _text(got, 6),
-               f"mean {mean:.6g} ± {tol:.3g} ({Z:g} SD, {n} seeds)", verdict)
 
 
 def _text(value: float | None, digits: int) -> str:

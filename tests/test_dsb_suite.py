@@ -18,7 +18,7 @@ import torch
 from harness.execute import execute_cell
 from harness.plan import make_cell, resolve
 from harness.suite import load_suite
-from tests.conftest import SMOKE_ENV, SmokeRun
+from tests.conftest import SMOKE_ENV, SmokeRun, restate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,7 +139,7 @@ def test_regress_passes_then_fails_with_a_diff_table(tmp_path: Path):
     snap = json.loads(stored.read_text())
     label = "model=fsb seed=1"
     snap["cells"][label]["metrics"]["test_acc"] += 0.5
-    stored.write_text(json.dumps(snap))
+    stored.write_text(json.dumps(restate(snap, "cells")))
     moved = cli(*base)
     assert moved.returncode == 1
     assert "metric" in moved.stdout and "stored" in moved.stdout and "tolerance" in moved.stdout

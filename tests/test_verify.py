@@ -12,7 +12,7 @@ import pytest
 from harness import verify
 from harness.cli import main
 from harness.store import CellRecord
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, restate
 from tests.test_suite_validation import edit
 
 SMOKE = Path("expected") / "smoke.json"
@@ -43,7 +43,8 @@ def load(toy: Path) -> dict:
 
 
 def save(toy: Path, ref: dict) -> None:
-    (toy / SMOKE).write_text(json.dumps(ref))
+    """The edited reference, its cells and configs restated from its records."""
+    (toy / SMOKE).write_text(json.dumps(restate(ref, "records")))
 
 
 def run(toy: Path, capsys, *extra: str) -> tuple[int, str, str]:
@@ -136,50 +137,55 @@ def test_an_edited_stored_number_moves_and_is_named(suite: Path, capsys):
 
 
 def test_a_reference_from_another_platform_is_compared_statistically(suite: Path, capsys):
+    """Another platform: whole configurations are drawn (every seed) and their seeds
+    compared with the reference's by distribution."""
     ref = load(suite)
     for record in ref["records"]:
         record["fingerprint"]["torch"] = "1.0.0"
-    chosen = verify.choose(ref["records"], 1, seed=0).chosen[0]
-    record = next(r for r in ref["records"] if r["id"] == chosen["id"])
+    chosen = verify.choose(ref["records"], 1, seed=0, configs=["arm"]).chosen
+    assert len(chosen) == 3 and len({r["params"]["arm"] for r in chosen}) == 1
+    arm = chosen[0]["params"]["arm"]
+    record = next(r for r in ref["records"] if r["id"] == chosen[1]["id"])
     record["metrics"]["score"] += 0.001  # beyond exact, well inside the seeds' spread
     save(suite, ref)
     code, out, _ = run(suite, capsys, "--sample", "1")
-    assert code == 0
-    config = ref["configs"][f"arm={record['params']['arm']}"]["score"]
-    assert f"mean {config['mean']:.6g} ± " in out and "(4 SD, 3 seeds)" in out
-    assert out.splitlines()[-1].startswith("toy: 1 cells, 5 metrics (8 numbers): all match "
-                                           "(statistical)")
+    assert code == 0, out
+    assert "1 whole configuration(s), 3 cells (every seed" in out
+    assert "statistical: " in out and "torch" in out
+    assert out.splitlines()[-1].startswith("toy: 3 cells, ") and \
+        "all match (statistical)" in out.splitlines()[-1]
 
-    # a configuration whose reference mean is far from the new draw: moved
-    config["mean"] += 50 * (config["sd"] + 1)
+    # every seed of the configuration far from what the code gives: moved
+    for r in ref["records"]:
+        if r["stage"] == "main" and r["params"]["arm"] == arm:
+            r["metrics"]["score"] += 1000.0
     save(suite, ref)
     code, out, _ = run(suite, capsys, "--sample", "1")
     assert code == 1
     moved = [line for line in out.splitlines() if line.endswith("moved")]
-    assert len(moved) == 1 and moved[0].startswith(f"{label(record)}  score ")
-    assert "1 numbers moved (statistical)" in out
+    assert len(moved) == 1 and moved[0].split()[:2] == [f"arm={arm}", "score"], moved
+    assert "Holm p" in moved[0] and "numbers moved (statistical)" in out
 
 
-def test_compare_cell_one_draw_against_the_seeds():
-    """|new - mean| <= Z * sd * sqrt(1 + 1/n), never below the metric's floor."""
+def test_compare_cell_exactly_and_a_failed_cell():
+    """Within a machine class every stored number of a compared metric must come back to
+    float round-off; metrics outside ``floors`` (timings) are not compared."""
     stored = {"status": "done", "metrics": {"m": 10.0, "v": [1.0, 2.0], "t": 5.0}}
-    config = {"m": {"n": 3, "mean": 10.0, "sd": 1.0}, "v[0]": {"n": 3, "mean": 1.0, "sd": 0.0},
-              "v[1]": {"n": 3, "mean": 2.0, "sd": 0.0}}
-    bound = 4.0 * (1 + 1 / 3) ** 0.5
 
-    def rows(metrics: dict, floors: dict) -> list[verify.Row]:
+    def rows(metrics: dict) -> list[verify.Row]:
         new = CellRecord("x", "s", "main", {}, "done", None, 1.0, "", {}, metrics)
-        return verify.compare_cell(stored, new, config, False, floors, "c")
+        return verify.compare_cell(stored, new, {"m": 0.0, "v": 0.5}, "c")
 
-    got = rows({"m": 10.0 + bound - 1e-6, "v": [1.0, 2.5]}, {"m": 0.0, "v": 0.5})
+    got = rows({"m": 10.0 * (1 + 1e-12), "v": [1.0, 2.0], "t": 9.0})
     assert [(r.metric, r.verdict) for r in got] == [("m", "match"), ("v[0]", "match"),
                                                     ("v[1]", "match")]  # "t" not compared
-    got = rows({"m": 10.0 + bound + 1e-6, "v": [1.0, 2.6]}, {"m": 0.0, "v": 0.5})
-    assert [r.verdict for r in got] == ["moved", "match", "moved"]
+    got = rows({"m": 10.0 + 1e-6, "v": [1.0]})
+    assert [(r.metric, r.verdict, r.new) for r in got] == [
+        ("m", "moved", "10.000001"), ("v[0]", "match", "1"), ("v[1]", "moved", "missing")]
 
     failed = CellRecord("x", "s", "main", {}, "failed", "NaN loss at step 3\nmore", 1.0, "",
                         {}, {})
-    [row] = verify.compare_cell(stored, failed, config, True, {"m": 0.0}, "c")
+    [row] = verify.compare_cell(stored, failed, {"m": 0.0}, "c")
     assert (row.verdict, row.new) == ("failed", "failed: NaN loss at step 3")
     assert verify.summary([row], 1, ["exact"]) == \
         "1 cells, 0 metrics (0 numbers): 1 cells failed (exact)"
