@@ -347,10 +347,19 @@ class Judge:
                       f"{describe(diffs)}")
             sd_d = float(np.std(diffs, ddof=1)) if not flat else math.nan
         else:
-            flat = self._no_spread(c.metric, [(f" of {label_a}", a), (f" of {label_b}", b)])
+            # Welch needs one arm's spread: an arm whose seeds agree (0 % dead in every
+            # seed) is tested against the other's; both flat give no test
+            both_flat = is_constant(a.values) and is_constant(b.values)
+            flat = self._no_spread(c.metric, [(f" of {label_a}", a), (f" of {label_b}", b)]) \
+                if both_flat else None
             data, test = a.values, against_arm(b.values)
             gap = a.values.mean() - b.values.mean()
             design = f"independent arms (Welch): difference {fmt(gap)}"
+            one_flat = [label for label, side in ((label_a, a), (label_b, b))
+                        if side.n >= 2 and is_constant(side.values)]
+            if one_flat and not both_flat and not self.deterministic(c.metric):
+                design += (f" ({one_flat[0]}'s seeds all agree: the test rests on the "
+                           "other arm's spread)")
             sd_d = math.nan
         if flat:
             v.verdict = INCONCLUSIVE

@@ -27,6 +27,7 @@ from .verdict import (
     NOT_TESTABLE,
     SUPPORTED,
     Verdict,
+    p_text,
 )
 
 # One sentence per outcome, in the words of docs/writing-a-suite.md ("Verdicts").
@@ -159,7 +160,7 @@ def short_evidence(v: Verdict, limit: int = EVIDENCE_CHARS) -> str:
     else:
         text = first_clause(v.reason)
         if v.p_holm is not None:
-            text += f"; adjusted p = {v.p_holm:.2g}"
+            text += f"; adjusted p = {p_text(v.p_holm, v.alpha or 0.05)}"
     return ellipsis(text, limit)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from . import scale
 from .aggregate import Results
-from .correction import holm_over_report
+from .correction import holm_by_family
 from .headlines import headline_claims
 from .judge import (
     CONTRADICTED,
@@ -181,7 +181,8 @@ def interval_note(has_verdicts: bool, alpha: float) -> str:
                  f"{level_text(1 - alpha)} interval entirely outside: contradicted; otherwise "
                  "inconclusive; no finished seed: not run. Margin: "
                  f"{RULE}, unless the column says otherwise below. A decisive verdict "
-                 f"needs a Holm-adjusted p below {alpha:g} over every test of the report. "
+                 f"needs a Holm-adjusted p below {alpha:g} over the tests of this table "
+                 "(the claims are another family). "
                  "Vs chance: our number on the better side of chance by a two-sided t test.")
     return note
 
@@ -259,7 +260,10 @@ def build(run: RunResult, command: str) -> ReportModel:
     stand = scale.standing(plan, results)  # once: the heading and the verdicts share it
     scale.apply(plan, suite.claims.claim, claims, table_results, results, stand)
     table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
-    holm_over_report(claims + table_verdicts, suite.claims.source.alpha)
+    holm_by_family([("the claims", claims),
+                    *((f"table '{t.spec.title}'", [v for c in t.cells.values()
+                                                    for v in c.verdicts])
+                      for t in table_results)], suite.claims.source.alpha)
     swept = analyse(judge, table_results, suite.spec.sensitivity, run.sensitivity)
     annotate(swept, table_results)
     counts = Counter(v.verdict for v in claims)

@@ -38,6 +38,7 @@ class Verdict:
     # one when inconclusive), before and after the report's Holm correction (correction.py)
     p: float | None = None
     p_holm: float | None = None
+    alpha: float | None = None  # the level the corrected p was held to
     need: Need | None = field(default=None, repr=False)
     evidence: dict = field(default_factory=dict)
 
@@ -73,6 +74,16 @@ def fmt(x: float | None, spec: str = ".4g") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return format(x, spec)
+
+
+def p_text(p: float, alpha: float) -> str:
+    """``p`` to two significant digits, or as many more as keep it on its side of
+    ``alpha`` (0.0497 is not printed "0.05" beside a decisive verdict)."""
+    for digits in range(2, 8):
+        text = fmt(p, f".{digits}g")
+        if (float(text) < alpha) == (p < alpha):
+            return text
+    return fmt(p, ".8g")
 
 
 def about(n: int | None) -> str:

@@ -248,7 +248,7 @@ def test_verdicts_on_known_effects(toy_report):
     assert v["a-beats-b"].verdict == SUPPORTED  # true means 10 vs 5, SD 0.5
     assert v["a-beats-b"].writeup_ok is True  # 10 ± 0.5 vs 9 ± 0.5, n=4: p = 0.015
     assert "p = " in v["a-beats-b"].reason
-    assert "Holm over the 9 tests of this report" in v["a-beats-b"].reason
+    assert "Holm over the 5 tests of the claims" in v["a-beats-b"].reason
     assert v["b-beats-a"].verdict == CONTRADICTED
     assert v["a-equals-c"].verdict == SUPPORTED  # same true mean, margin 2
     assert v["a-no-worse-than-c"].verdict == SUPPORTED  # same true mean, margin 2
@@ -264,20 +264,19 @@ def test_verdicts_on_known_effects(toy_report):
     assert all(c.writeup_ok is True and "vs chance 0: two-sided p" in c.writeup for c in chance)
 
 
-def test_one_holm_family_over_the_claims_and_the_table_cells(toy_report):
-    """Issue 14, fault 5: every test of the report, claims and table cells (values and
-    chance) alike, is one Holm family: 5 claims + 2 value cells + 2 chance cells = 9.
-    The old judge corrected only greater claims (Holm over 2 claims here) and left the
-    table's verdicts uncorrected."""
+def test_holm_families_are_the_claims_and_each_table(toy_report):
+    """Issue 25: the claims are one Holm family (5 tests here) and each table another
+    (2 value cells + 2 chance cells): a claim no longer shares its level with every table
+    cell, and a table's cells are still corrected together."""
     claims = [v for v in toy_report.claims if v.p is not None]
     cells = [v for v in toy_report.table_verdicts if v.p is not None]
     assert {v.id for v in claims} == {"a-beats-b", "b-beats-a", "a-equals-c",
                                       "a-no-worse-than-c", "threshold"}
     assert len(cells) == 4 == len(toy_report.table_verdicts)
-    family = claims + cells
-    assert [v.p_holm for v in family] == pytest.approx(stats.holm([v.p for v in family]))
-    assert all(v.p_holm >= v.p and "Holm over the 9 tests of this report" in v.reason
-               for v in family)
+    for family, name in [(claims, "the claims"), (cells, "table 'Main table'")]:
+        assert [v.p_holm for v in family] == pytest.approx(stats.holm([v.p for v in family]))
+        assert all(v.p_holm >= v.p and f"Holm over the {len(family)} tests of {name}"
+                   in v.reason for v in family)
     # exact comparisons and the write-up against itself are not tests: outside the family
     for v in toy_report.claims:
         if v.id in ("size-deterministic", "internal-sum", "untestable"):

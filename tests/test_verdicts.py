@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from harness import stats
 from harness.aggregate import Results
-from harness.correction import holm_over_report
+from harness.correction import holm_within
 from harness.judge import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Judge
 from harness.margins import RULE, default_margin, resolution
 from harness.plan import resolve
@@ -27,6 +27,7 @@ from harness.questions import one_sided_question
 from harness.specs import ClaimsSpec, SuiteSpec
 from harness.store import CellRecord
 from harness.suite import load_suite
+from harness.verdict import p_text
 
 TOY = Path(__file__).parent / "fixtures" / "toy"
 SUITES = Path(__file__).resolve().parents[1] / "suites"
@@ -73,8 +74,9 @@ def verdicts(plan, spec: ClaimsSpec, metric: str, arms: dict[str, list]) -> dict
 
 
 def corrected(*found) -> None:
-    """The report's one Holm correction over these verdicts (report.build does the same)."""
-    holm_over_report(list(found), ALPHA)
+    """One Holm family over these verdicts (report.build corrects the claims and each
+    table so)."""
+    holm_within(list(found), ALPHA, "this family")
 
 
 GREATER = {"id": "a-beats-b", "quote": "A beats B", "kind": "greater", "metric": "score",
@@ -158,10 +160,15 @@ def test_reasons_cite_the_two_sided_p(plan):
     assert w.verdict == CONTRADICTED and w.p == pytest.approx(p) and f"p = {p:.2g}" in w.reason
 
 
-# ------------------------------------------------------------ fault 5: one Holm family
+# ------------------------------------------------------------ fault 5: Holm families
 
 
-def test_one_holm_over_claims_and_table_cells_can_undo_a_decisive_verdict(plan):
+def test_an_adjusted_p_is_never_rounded_across_alpha():
+    assert p_text(0.0497, 0.05) == "0.0497" and p_text(0.0503, 0.05) == "0.05"
+    assert p_text(0.012, 0.05) == "0.012" and p_text(0.5, 0.05) == "0.5"
+
+
+def test_a_holm_family_can_undo_a_decisive_verdict(plan):
     """A threshold claim at p = 0.018 is supported on its own; in a report that also tests
     a table cell's value and its chance (2 more tests, both far from decisive) Holm
     multiplies its p by 3: 0.054, not below alpha, so inconclusive. The old judge
@@ -188,7 +195,7 @@ def test_one_holm_over_claims_and_table_cells_can_undo_a_decisive_verdict(plan):
     assert [v.p_holm for v in family] == pytest.approx(stats.holm(ps))
     assert threshold.p_holm == pytest.approx(3 * p)
     assert threshold.verdict == INCONCLUSIVE
-    assert "Holm over the 3 tests of this report" in threshold.reason
+    assert "Holm over the 3 tests of this family" in threshold.reason
     assert "not below 0.05, so inconclusive (uncorrected: supported)" in threshold.reason
     # and it now says what would settle it, at the corrected level
     assert threshold.seeds_needed and "at the corrected level 0.017" in threshold.reason
