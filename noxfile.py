@@ -41,9 +41,11 @@ def _env() -> dict[str, str]:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (engine, statistics, models, smoke tier end to end)."""
+    """The test suite (engine, statistics, models, smoke tier end to end), one pytest
+    worker per core (pytest-xdist: 270 s against 375 s in one process on CI's 2 cores);
+    arguments after -- replace that, e.g. nox -s tests -- tests/test_drift.py -x."""
     _install(session, "test", "dist")
-    session.run("pytest", *session.posargs, env=_env())
+    session.run("pytest", *(session.posargs or ["-n", "auto"]), env=_env())
 
 
 @nox.session

@@ -69,8 +69,9 @@ def shifted(run: dict, metric: str, delta: float, sds: dict, only: str | None) -
     return out
 
 
-def flagged(stored: dict, run: dict, floors: dict, deterministic: set[str]) -> list[str]:
-    _, diffs = regress.compare(stored, run, floors, deterministic)
+def flagged(stored: dict, run: dict, floors: dict, deterministic: set[str],
+            curves: set[str]) -> list[str]:
+    _, diffs = regress.compare(stored, run, floors, deterministic, curves)
     return [d.what for d in diffs]
 
 
@@ -91,7 +92,8 @@ def rates(suite_name: str, run_path: Path) -> list:
     spec = suite.spec.metrics
     floors = {k: m.tolerance for k, m in spec.items()}
     deterministic = {k for k, m in spec.items() if m.deterministic}
-    alarms = flagged(stored, run, floors, deterministic)
+    curves = {k for k, m in spec.items() if m.kind == "curve"}
+    alarms = flagged(stored, run, floors, deterministic, curves)
     sds = stored_sd(stored)
     compared = sum(len(seeds) for configs in regress.seed_samples(stored["cells"]).values()
                    for seeds in configs.values())
@@ -101,14 +103,14 @@ def rates(suite_name: str, run_path: Path) -> list:
     row = [suite_name, run_path.parent.name, compared, len(alarms), len(metrics)]
     for delta in (1.0, 2.0):
         hit_all = sum(m in _names(flagged(stored, shifted(run, m, delta, sds, None), floors,
-                                          deterministic)) for m in metrics)
+                                          deterministic, curves)) for m in metrics)
         row.append(f"{hit_all}/{len(metrics)}")
     one = configs[0]  # the first configuration alone, at 2 seed SDs and at 4
     for delta in (2.0, 4.0):
         moved = [m for m in metrics if sds.get((one, m), 0) > 0
                  or any(sds.get((one, f"{m}[{i}]"), 0) > 0 for i in range(64))]
         hit = sum(m in _names(flagged(stored, shifted(run, m, delta, sds, one), floors,
-                                      deterministic)) for m in moved)
+                                      deterministic, curves)) for m in moved)
         row.append(f"{hit}/{len(moved)}")
     return row
 

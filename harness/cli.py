@@ -572,8 +572,9 @@ def _regress_one(args: argparse.Namespace, runner, plan: Plan, result, path: Pat
     spec = plan.suite.spec.metrics
     floors = {k: m.tolerance for k, m in spec.items()}
     deterministic = {k for k, m in spec.items() if m.deterministic}
+    curves = {k for k, m in spec.items() if m.kind == "curve"}
     snap = regress_mod.snapshot(result, _update_command(plan))
-    how, diffs = regress_mod.compare(stored, snap, floors, deterministic)
+    how, diffs = regress_mod.compare(stored, snap, floors, deterministic, curves)
     name = plan.suite.name
     changes = regress_mod.tuned_changes(stored, snap) if not how.exact else {}
     if changes:
@@ -585,7 +586,7 @@ def _regress_one(args: argparse.Namespace, runner, plan: Plan, result, path: Pat
         _summarise_run(args, plan, rerun, time.perf_counter() - start)
         result = rerun
         snap = regress_mod.snapshot(result, _update_command(plan))
-        how, diffs = regress_mod.compare(stored, snap, floors, deterministic)
+        how, diffs = regress_mod.compare(stored, snap, floors, deterministic, curves)
     if args.save_run is not None:
         saved = args.save_run / f"{plan.suite.name}-{plan.tier}.json"
         regress_mod.write(reference.make(result, _update_command(plan)), saved)
@@ -733,8 +734,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             rows += verify.compare_cell(stored, record, floors,
                                         verify.label(stored["params"], keys))
     else:
+        curves = {k for k, m in suite.spec.metrics.items() if m.kind == "curve"}
         rows = verify.compare_configs(sample.chosen, new, floors, deterministic, keys,
-                                      plan.factor_names)
+                                      plan.factor_names, curves)
     modes = ["exact" if all(exact) else "statistical"] * len(new)
     print(verify.table(rows))
     print(f"{suite.name}: {verify.summary(rows, len(cells), modes)} against {path}")

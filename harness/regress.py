@@ -88,16 +88,18 @@ def write(snap: dict, path: Path) -> None:
 
 
 def compare(stored: dict, new: dict, floors: dict[str, float] | None = None,
-            deterministic: set[str] | frozenset[str] = frozenset()
+            deterministic: set[str] | frozenset[str] = frozenset(),
+            curves: set[str] | frozenset[str] = frozenset()
             ) -> tuple[Comparison, list[Diff]]:
     """How the two runs compare (exact within one machine class, statistical across,
     harness/machine.py) and the differences beyond tolerance. ``floors`` are the metrics'
     declared tolerances, the least a statistical comparison counts; ``deterministic``
-    metrics are compared exactly in either mode."""
+    metrics are compared exactly in either mode; of ``curves`` the statistical mode tests
+    the last entry (harness/drift.py)."""
     how = comparison(stored.get("environment") or {}, new["environment"])
     if how.exact:
         return how, _exact(stored, new)
-    return how, _statistical(stored, new, floors or {}, deterministic)
+    return how, _statistical(stored, new, floors or {}, deterministic, curves)
 
 
 def _close(a: float, b: float) -> bool:
@@ -168,7 +170,8 @@ def seed_samples(cells: dict, skip: set[str] | frozenset[str] = frozenset()
 
 
 def _statistical(stored: dict, new: dict, floors: dict[str, float],
-                 deterministic: set[str] | frozenset[str]) -> list[Diff]:
+                 deterministic: set[str] | frozenset[str],
+                 curves: set[str] | frozenset[str] = frozenset()) -> list[Diff]:
     """Deterministic metrics and cell statuses exactly; every other number by
     distribution (harness/drift.py). Tuned values are noisy picks across machine classes:
     they are not compared here (cmd_regress reruns the main cells with the stored picks
@@ -181,7 +184,7 @@ def _statistical(stored: dict, new: dict, floors: dict[str, float],
                for key, configs in old.items()}
     diffs += [Diff(f"{config} {key}", f"{a} finite values", f"{b} finite values",
                    "the same count") for key, config, a, b in drift.count_changes(old, cur)]
-    for test in drift.family(samples, floors):
+    for test in drift.family(samples, floors, curves):
         if test.moved():
             diffs.append(Diff(f"{test.what} {test.key} ({test.kind})", test.stored or "-",
                               test.new or "-", f"Holm p {test.adjusted:.2g} <= {drift.ALPHA:g}"))

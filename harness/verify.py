@@ -132,10 +132,11 @@ def _failed_row(stored: dict, new: CellRecord, cell: str) -> Row:
 
 
 def compare_configs(stored: list[dict], new: list[CellRecord], floors: dict[str, float],
-                    deterministic: set[str], keys: list[str], factors: list[str]
-                    ) -> list[Row]:
+                    deterministic: set[str], keys: list[str], factors: list[str],
+                    curves: set[str] | frozenset[str] = frozenset()) -> list[Row]:
     """The re-run configurations against the reference's seeds of the same ones, by
-    distribution (harness/drift.py, Holm over the sample); deterministic metrics exactly.
+    distribution (harness/drift.py, Holm over the sample; of ``curves`` the last entry);
+    deterministic metrics exactly.
     One row per configuration and metric key: moved when any test of that key (its own,
     or one pooled over the configurations) moved."""
     rows = [_failed_row(s, r, label(s["params"], keys)) for s, r in zip(stored, new,
@@ -163,7 +164,7 @@ def compare_configs(stored: list[dict], new: list[CellRecord], floors: dict[str,
              if not _only_failed(config, stored, new, factors)]
     samples = {key: {config: (seeds, cur.get(key, {}).get(config, {}))
                      for config, seeds in configs.items()} for key, configs in old.items()}
-    tests = drift.family(samples, floors)
+    tests = drift.family(samples, floors, curves)
     moved_keys = {t.key for t in tests if t.moved() and t.kind.startswith("pooled")}
     for config_tests in _by_config(tests).items():
         (config, key), found = config_tests

@@ -211,19 +211,16 @@ def test_a_committed_quick_tier_matches_itself_on_another_class(name):
     assert how.mode == "statistical" and diffs == []
 
 
-# The shift of every configuration's seeds (in stored seed SDs) each quick tier must see
-# across classes. dsb_mnist1d (3 configurations x 3 seeds) and sparling (2 seeds) have too
-# few seeds for 3 SDs: a distribution-free paired test of 9 pairs cannot go below
-# p = 2^-8, and three configurations' Welch tests of 3 seeds pooled reach about 5e-4,
-# where Holm over their hundreds of tests asks for 1e-5 or less.
-SHARED_SHIFT = {"dsb_mnist1d": 10.0, "sparling": 10.0}
+def _curves(name: str) -> set[str]:
+    return {k for k, m in load_suite(str(REPO / "suites" / name)).spec.metrics.items()
+            if m.kind == "curve"}
 
 
 @pytest.mark.parametrize("name", SUITES)
 def test_a_shared_change_of_a_metric_fails_regress_on_another_class(name):
-    """Every configuration's seeds of the suite's most-spread metric moved by 3 stored seed
-    SDs (10 for the two smallest tiers; the same bits otherwise: the machine's own noise
-    is zero here) must fail."""
+    """Every configuration's seeds of the suite's most-spread metric moved by 2 stored seed
+    SDs must fail (the same bits otherwise: the machine's own noise is zero here; each
+    quick tier has the seeds for it, benchmarks/regress_power.py)."""
     _, stored, floors, deterministic = _stored(name)
     samples = regress.seed_samples(stored["cells"], deterministic)
     sds = {(c, k): float(np.std(list(v.values()), ddof=1))
@@ -234,9 +231,26 @@ def test_a_shared_change_of_a_metric_fails_regress_on_another_class(name):
     for label, cell in moved["cells"].items():
         config, _ = regress.split_label(label)
         if metric in cell["metrics"]:
-            cell["metrics"][metric] += SHARED_SHIFT.get(name, 3.0) * sds.get((config, metric), 0.0)
-    _, diffs = regress.compare(stored, moved, floors, deterministic)
+            cell["metrics"][metric] += 2.0 * sds.get((config, metric), 0.0)
+    _, diffs = regress.compare(stored, moved, floors, deterministic, _curves(name))
     assert diffs and all(metric in d.what for d in diffs)
+
+
+def test_a_curve_is_tested_at_its_end_and_counted_whole():
+    """Only a curve's last entry enters the family (its entries move together and each
+    would divide alpha); a longer or shorter curve is still a move."""
+    assert drift.final_entries(["loss[0]", "loss[1]", "loss[10]", "acc", "v[0]", "v[1]"],
+                               {"loss"}) == ["loss[10]", "acc", "v[0]", "v[1]"]
+    _, stored, floors, deterministic = _stored("dsb_mnist1d")
+    moved = _as_other_class(stored)
+    for cell in moved["cells"].values():
+        cell["metrics"]["train_loss"][0] += 100.0  # an early epoch alone: not tested
+    _, diffs = regress.compare(stored, moved, floors, deterministic, {"train_loss"})
+    assert diffs == []
+    for cell in moved["cells"].values():
+        cell["metrics"]["train_loss"] = cell["metrics"]["train_loss"][:-1]
+    _, diffs = regress.compare(stored, moved, floors, deterministic, {"train_loss"})
+    assert diffs and all("finite values" in d.stored for d in diffs)
 
 
 def test_a_deterministic_metric_is_compared_exactly_across_classes():
