@@ -45,7 +45,8 @@ def holm_within(verdicts: list[Verdict], alpha: float, family: str) -> int:
             v.reason += f" {where}: adjusted p = {shown}."
         if v.verdict == INCONCLUSIVE and v.need is not None:
             v.seeds_needed, text = v.need(alpha / m)
-            power = f" (80 % power at the corrected level {fmt(alpha / m, '.2g')})" \
+            basis = "all agreeing, " if "share" in v.evidence else "80 % power "
+            power = f" ({basis}at the corrected level {fmt(alpha / m, '.2g')})" \
                 if v.seeds_needed is not None else ""
             v.reason += f" {text}{power}."
     return m

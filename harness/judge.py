@@ -8,8 +8,10 @@ correction (correction.py) runs after the scale check (scale.py).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
+from collections.abc import Callable
 
 import numpy as np
 
@@ -29,8 +31,10 @@ from .questions import (
     against_exact,
     against_reported,
     against_runs,
+    k_of_n_question,
     margin_question,
     one_sided_question,
+    seeds_for_unanimous,
 )
 from .specs import (
     ClaimsSpec,
@@ -139,6 +143,51 @@ class Judge:
     def select(self, where: dict, metric: str, index: int | None, key: str) -> Selection:
         return self.results.select(where, metric, index, f"{self.file}: {key}")
 
+    def bounds(self, metric: str | None) -> tuple[float, float] | None:
+        """The values ``metric`` can take (suite.toml ``bounds``), if declared."""
+        spec = self.spec.metrics.get(metric) if metric else None
+        return spec.bounds if spec is not None else None
+
+    def per_seed(self, metric: str | None) -> str:
+        """What one seed's value of ``metric`` is: measurement, indicator or choice."""
+        spec = self.spec.metrics.get(metric) if metric else None
+        return spec.per_seed if spec is not None else "measurement"
+
+    def _k_of_n(self, v: Verdict, name: str, values: np.ndarray, hit: Callable[[float], bool],
+                claim: str) -> Verdict:
+        """A verdict on a per-seed indicator or grid choice: how many seeds reproduce the
+        claim, by an exact binomial test of the share against one half (questions.py)."""
+        from scipy import stats as sps
+
+        hits = [bool(hit(float(x))) for x in values]
+        k, n = sum(hits), len(hits)
+        answer = k_of_n_question(k, n, self.alpha)
+        ci = sps.binomtest(k, n, 0.5).proportion_ci(1 - self.alpha, method="exact")
+        shown = ", ".join(fmt(float(x)) for x in values)
+        v.verdict, v.p = answer.outcome, answer.pvalue
+        v.evidence = {"share": (k / n, ci.low, ci.high), "compared": f"{k} of {n} seeds",
+                      "per_seed": [float(x) for x in values]}
+        v.reason = (f"{name} per seed: {shown}; {k} of {n} seeds {claim}. Exact binomial "
+                    f"test of the share against one half: p = {fmt(answer.pvalue, '.2g')}, "
+                    f"{100 * (1 - self.alpha):g} % Clopper-Pearson interval of the share "
+                    f"[{ci.low:.2f}, {ci.high:.2f}] (a per-seed "
+                    f"{self.per_seed_word(name)} is counted, not averaged)")
+        v.reason += {SUPPORTED: ": most seeds do.", CONTRADICTED: ": most seeds do not."
+                     }.get(answer.outcome, ".")
+
+        def need(level: float) -> tuple[int | None, str]:
+            m = seeds_for_unanimous(level)
+            return m, (f"{m} seeds that all agree would settle it (an exact test of "
+                       f"{n} seeds cannot go below p = {2 * 0.5**n:.2g})" if n < m else
+                       f"{m} or more seeds would settle it if the share is not near one "
+                       "half")
+        v.need = need
+        return v
+
+    def per_seed_word(self, name: str) -> str:
+        return {"indicator": "indicator", "choice": "grid choice"}.get(
+            self.per_seed(name.split("[", 1)[0]), "value")
+
     def deterministic(self, metric: str) -> bool:
         """The metric is the same for every seed by construction (suite.toml)."""
         spec = self.spec.metrics.get(metric)
@@ -199,6 +248,9 @@ class Judge:
         index = row.index if row.index is not None else col.index
         sel = self.select(where, col.metric, index, key)
         summary = stats.summarize(sel.values) if sel.n else None
+        if summary is not None and self.bounds(col.metric):
+            low, high = stats.within(summary.ci_low, summary.ci_high, self.bounds(col.metric))
+            summary = dataclasses.replace(summary, ci_low=low, ci_high=high)
         cell = TableCell(reported, text, summary, None, None, sel.failed)
         if reported is None:
             return cell
@@ -207,7 +259,8 @@ class Judge:
         if not col.no_verdict:
             derived = row.derived.get(col.key)
             estimate = propagate(derived, self.lookup_stats) if derived else None
-            margin, why = margin_for(reported, col.margin, col.margin_reason)
+            margin, why = margin_for(reported, col.margin, col.margin_reason,
+                                     self.bounds(col.metric))
             cell.verdict = self._value_verdict(vid, quote, sel, reported, self.reported_n(table),
                                                margin, why, col.format, col.metric,
                                                estimate=estimate)
@@ -275,7 +328,8 @@ class Judge:
 
     def _value_claim(self, c: ValueClaim, a: Selection) -> Verdict:
         rep = stats.Reported(c.value, None, "sd", False, reported_str(c.value))
-        margin, why = margin_for(rep, c.margin, c.margin_reason)
+        margin, why = margin_for(rep, c.margin, c.margin_reason, self.bounds(c.metric),
+                                 target=c.of == "target")
         runs = c.reported_n or self.claims.source.reported_n
         out = self._value_verdict(c.id, c.quote, a, rep, runs, margin, why, ".4g",
                                   c.metric, target=c.of == "target")
@@ -367,6 +421,12 @@ class Judge:
             return v
         base = f"{sides}; {design}"
         need = self._need_two_arms(a, b, pairs is not None, sd_d)
+        v.evidence["effect"] = float(np.mean(data)) if pairs is not None else \
+            float(np.mean(a.values) - np.mean(b.values))
+        v.evidence["compared"] = (f"{label_a} {fmt(float(np.mean(a.values)))} vs {label_b} "
+                                  f"{fmt(float(np.mean(b.values)))}")
+        v.evidence["intervals"] = {level: self._diff_interval(a, b, pairs, level)
+                                   for level in (self.level, 1 - self.alpha)}
         if isinstance(c, GreaterClaim):
             answer = one_sided_question(data, c.by, "above", self.alpha, test)
             by = f" by more than {c.by:g}" if c.by else ""
@@ -376,8 +436,9 @@ class Judge:
         margin, why = c.margin, c.margin_reason
         if isinstance(c, EquivalentClaim):
             answer = margin_question(data, 0.0, margin, self.alpha, test)
-            low, high = self._diff_interval(a, b, pairs)
+            low, high = self._diff_interval(a, b, pairs, self.level)
             base += f", {100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]"
+            v.evidence["margin"] = margin
             return _word_margin(v, base, answer, margin, why, need(None, margin, answer.diff))
         higher = self.higher_is_better(c.metric, c.higher_is_better)
         bound = -margin if higher else margin
@@ -404,13 +465,15 @@ class Judge:
         v.evidence["deterministic"] = True
         return v
 
-    def _diff_interval(self, a: Selection, b: Selection, pairs) -> tuple[float, float]:
+    def _diff_interval(self, a: Selection, b: Selection, pairs, level: float
+                       ) -> tuple[float, float]:
+        """The ``level`` interval of a - b (paired where the seeds pair)."""
         if pairs is not None:
             d = pairs[0]
             s = stats.summarize(d, n_boot=0)
-            return stats.mean_ci(s.mean, s.sd, s.n, self.level)
+            return stats.mean_ci(s.mean, s.sd, s.n, level)
         sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
-        return stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, self.level)
+        return stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, level)
 
     def _need_two_arms(self, a: Selection, b: Selection, paired: bool, sd_d: float):
         """need(reference) for a directional question, need(None, margin, diff) for a margin
@@ -528,6 +591,12 @@ class Judge:
         if sel.n == 0:
             v.reason = _no_result_text([sel]) + "."
             return v
+        if self.per_seed(metric) != "measurement":
+            v = self._k_of_n(v, _metric_name(metric, None), np.asarray(sel.values),
+                             lambda x: abs(x - rep.mean) <= margin,
+                             f"match {rep.text} within ±{margin:.3g} ({why})")
+            v.evidence["margin_note"] = why
+            return v
         s = stats.summarize(sel.values, n_boot=0)
         diff = s.mean - rep.mean
         if s.n < 2:
@@ -543,13 +612,19 @@ class Judge:
             return v
         test, ref_var, ref_df, label, note = self._reference(s, rep, rep_n, target, estimate)
         answer = margin_question(sel.values, rep.mean, margin, self.alpha, test)
-        low, high = _interval(test, sel.values, rep.mean, self.level)
+        bounds = self.bounds(metric)
+        low, high = stats.within(*_interval(test, sel.values, rep.mean, self.level), bounds,
+                                 rep.mean)
+        outside = stats.within(*_interval(test, sel.values, rep.mean, 1 - self.alpha), bounds,
+                               rep.mean)
         noun = "the target" if target else "reported"
         base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec.replace('+', ''))} "
                 f"(n={s.n}) vs {noun} "
                 f"{rep.text}{label}: difference {fmt(diff, spec)}, {100 * self.level:g} % CI "
                 f"[{fmt(low, spec)}, {fmt(high, spec)}]")
-        v.evidence = {"diff": diff, "ci": [low, high], "margin": margin}
+        v.evidence = {"diff": diff, "ci": [low, high], "margin": margin, "effect": diff,
+                      "compared": f"{fmt(s.mean, spec)} vs {rep.text}",
+                      "intervals": {self.level: (low, high), 1 - self.alpha: outside}}
 
         def need(level: float) -> tuple[int | None, str]:
             if abs(diff) == margin:
@@ -603,6 +678,9 @@ class Judge:
         if a.n < 1:
             return _no_seeds(v, a, a)
         direction = "above" if op in (">", ">=") else "below"
+        if self.per_seed(metric) != "measurement":
+            return self._k_of_n(v, name, np.asarray(a.values),
+                                lambda x: _compare(x, op, reference, 0.0), f"meet {against}")
         mean = float(np.mean(a.values))
         holds = _compare(mean, op, reference, 0.0)
         word = "meets" if holds else "misses"
@@ -632,7 +710,12 @@ class Judge:
 
         base = (f"{name} = {describe(a.values)} against {against}: two-sided t-test "
                 f"p = {fmt(answer.pvalue, '.2g')}")
-        v.evidence = {"diff": answer.diff}
+        s = stats.summarize(a.values, n_boot=0)
+        v.evidence = {"diff": answer.diff, "effect": mean - reference,
+                      "compared": f"{fmt(mean)} vs {against}",
+                      "intervals": {1 - self.alpha: stats.within(
+                          *stats.mean_ci(s.mean, s.sd, s.n, 1 - self.alpha),
+                          self.bounds(metric), reference)}}
         return _word_directional(v, base, answer, need)
 
 

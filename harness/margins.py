@@ -1,10 +1,15 @@
-"""The default margin rule: how close a reproduced number must be to a reported one.
+"""The default margin rule: how close a reproduced number must be to a reported one,
+by what the number is (docs/verdicts.md, "Margins"):
 
-A reproduced mean matches a reported number when their difference lies within 5 % of
-the reported value's magnitude, or within half a unit in the last digit the write-up
-printed if that is larger (a number printed as "0.0" cannot be matched more closely than
-±0.05). A table column or claim that needs another margin sets ``margin`` with a
-``margin_reason``, and the report shows the reason beside the verdict.
+* a setting the write-up chose (``of = "target"``): half a unit in its last printed
+  digit (a chosen target is exact; only its printing rounds it);
+* a metric with ``bounds`` (an accuracy, a share): 5 % of the reported value's distance
+  to the nearer bound (97 % accuracy: ±0.15 pp, 5 % of its error rate);
+* any other number: 5 % of its magnitude;
+
+never less than half a unit in the last printed digit (a number printed "0.0" cannot be
+matched more closely than ±0.05). A table column or claim that needs another margin sets
+``margin`` with a ``margin_reason``, and the report shows the reason beside the verdict.
 """
 
 from __future__ import annotations
@@ -14,8 +19,15 @@ import re
 from .stats import Reported
 
 RELATIVE = 0.05
-RULE = ("5 % of the reported value, or half a unit in its last printed digit if larger "
-        "(the default rule)")
+RULE = ("5 % of the reported value (of its distance to the nearer bound, for a metric with "
+        "bounds), or half a unit in its last printed digit if larger (the default rule)")
+RULE_BOUNDED = ("5 % of the reported value's distance to the nearer bound {bound:g}, or half "
+                "a unit in its last printed digit if larger (the default rule for a bounded "
+                "metric)")
+RULE_PLAIN = ("5 % of the reported value, or half a unit in its last printed digit if "
+              "larger (the default rule)")
+RULE_TARGET = ("half a unit in the last printed digit: the number is a setting the "
+               "write-up chose (the default rule for a setting)")
 _MEAN = re.compile(r"[+-]?[\d,]*\.?(\d*)(?:[eE]([+-]?\d+))?")
 
 
@@ -29,13 +41,23 @@ def resolution(text: str) -> float:
     return 0.5 * 10.0 ** (exponent - decimals)
 
 
-def default_margin(reported: Reported) -> float:
-    """The rule's margin for one reported number."""
-    return max(RELATIVE * abs(reported.mean), resolution(reported.text))
+def default_margin(reported: Reported, bounds: tuple[float, float] | None = None,
+                   target: bool = False) -> tuple[float, str]:
+    """The rule's margin for one reported number, and the rule's words."""
+    half_unit = resolution(reported.text)
+    if target:
+        return half_unit, RULE_TARGET
+    if bounds is not None:
+        bound = min(bounds, key=lambda b: abs(reported.mean - b))
+        return (max(RELATIVE * abs(reported.mean - bound), half_unit),
+                RULE_BOUNDED.format(bound=bound))
+    return max(RELATIVE * abs(reported.mean), half_unit), RULE_PLAIN
 
 
-def margin_for(reported: Reported, margin: float | None, reason: str) -> tuple[float, str]:
+def margin_for(reported: Reported, margin: float | None, reason: str,
+               bounds: tuple[float, float] | None = None, target: bool = False
+               ) -> tuple[float, str]:
     """The margin a verdict uses and the words that say where it comes from."""
     if margin is not None:
         return margin, reason
-    return default_margin(reported), RULE
+    return default_margin(reported, bounds, target)

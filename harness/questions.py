@@ -76,6 +76,27 @@ def margin_question(data: Any, reference: float, margin: float, alpha: float,
     return Answer(outcome, lower.diff - margin, p)
 
 
+def k_of_n_question(hits: int, n: int, alpha: float) -> Answer:
+    """Do most seeds reproduce the claim? ``hits`` of ``n`` seeds did: an exact binomial
+    test of the share against one half, two-sided at ``alpha``; above: supported, below:
+    contradicted. For a per-seed indicator or a grid choice, whose mean is no normal
+    sample (``diff`` is the share minus one half)."""
+    from scipy import stats as sps
+
+    p = float(sps.binomtest(hits, n, 0.5).pvalue) if n else math.nan
+    diff = hits / n - 0.5 if n else math.nan
+    return Answer(direction_outcome(p, diff, "above", alpha), diff, p)
+
+
+def seeds_for_unanimous(level: float) -> int:
+    """The fewest seeds, all agreeing, that an exact two-sided binomial test of one half
+    decides at ``level`` (6 at 0.05)."""
+    n = 1
+    while 2 * 0.5**n >= level:
+        n += 1
+    return n
+
+
 def _one_sided_p(two_sided: float, diff: float, direction: Direction) -> float:
     """The one-sided p in ``direction`` from a two-sided p and the sign of the difference."""
     if math.isnan(two_sided):

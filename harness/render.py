@@ -26,6 +26,7 @@ from .report import (
 )
 from .stats import SUMMARY_CONFIDENCE
 from .suite import REPO_ROOT
+from .verdict import NOT_RUN
 
 TEMPLATES = REPO_ROOT / "reports" / "templates"
 SWEEP_NOTE = (
@@ -178,9 +179,20 @@ def terminal_summary(model: ReportModel) -> str:
     for table in model.tables:
         lines += ["", table.title, tabulate(table.marked_rows(), headers=table.headers,
                                             disable_numparse=True), table.interval_note]
+    if model.summary:
+        lines += ["", "Summary:"] + [f"  {line}" for line in model.summary]
     if model.flags:
-        lines += ["", "Flagged:"]
-        lines += [f"  {MARKS[v.verdict]} {v.id}: {v.reason}" for v in model.flags]
+        lines += ["", "Flagged:", tabulate(
+            model.flag_rows, headers=["claim or number", "verdict", "reproduced vs reported",
+                                      "effect [interval]", "adjusted p", "decided by"],
+            disable_numparse=True, maxcolwidths=[28, 12, 24, 30, 8, 30])]
+    not_run = [v for v in model.unjudged if v.verdict == NOT_RUN]
+    if not_run:  # what a further run would judge
+        lines += ["", "Not run:"] + [f"  {v.id}: {v.reason}" for v in not_run]
+    others = len(model.unjudged) - len(not_run)
+    if others:
+        lines.append(f"{others} more not judged here (not testable by this suite, or left "
+                     "to another tier): see the report")
     return "\n".join(lines)
 
 

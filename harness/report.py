@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import scale
+from . import findings, scale
 from .aggregate import Results
 from .correction import holm_by_family
 from .headlines import headline_claims
@@ -33,7 +33,8 @@ from .runner import RunResult
 from .scale import NOT_COMPARABLE
 from .sensitivity import SweepCell, analyse, annotate
 from .specs import TableSpec
-from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE
+from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE, within
+from .verdict import p_text
 from .write_up_checks import WriteUpCheck, check_write_up
 
 VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, NOT_TESTABLE,
@@ -131,6 +132,16 @@ class ReportModel:
     headlines: list | None = None  # headlines.HeadlineClaim of claims.toml; None: unreadable
     write_up_checks: list[WriteUpCheck] = field(default_factory=list)  # write_up_checks.py
     sensitivity: list[SweepCell] = field(default_factory=list)  # sensitivity.py
+    summary: list[str] = field(default_factory=list)  # findings.py: generated sentences
+    unjudged: list[Verdict] = field(default_factory=list)  # not run, not testable, ...
+
+    @property
+    def flag_rows(self) -> list[list[str]]:
+        """One row per flagged verdict: claim, verdict, compared, effect with its
+        interval, adjusted p, the reason that decided it."""
+        return [[v.id, v.verdict, v.compared or "—", v.effect_text() or "—",
+                 p_text(v.p_holm, v.alpha or 0.05) if v.p_holm is not None else "—",
+                 v.decided_by()] for v in self.flags]
 
     @property
     def sweeps(self) -> list:
@@ -180,7 +191,8 @@ def interval_note(has_verdicts: bool, alpha: float) -> str:
                  "reproduced − reported inside ±margin: supported; the "
                  f"{level_text(1 - alpha)} interval entirely outside: contradicted; otherwise "
                  "inconclusive; no finished seed: not run. Margin: "
-                 f"{RULE}, unless the column says otherwise below. A decisive verdict "
+                 f"{RULE}, unless the column says otherwise below. Intervals of a bounded "
+                 "metric are cut to its bounds. A decisive verdict "
                  f"needs a Holm-adjusted p below {alpha:g} over the tests of this table "
                  "(the claims are another family). "
                  "Vs chance: our number on the better side of chance by a two-sided t test.")
@@ -309,6 +321,8 @@ def build(run: RunResult, command: str) -> ReportModel:
                "stage": r.stage, "error": r.error}
               for r in sorted(run.failed, key=lambda r: r.stage != "main")]
     flags = [v for v in claims if v.flagged] + [v for v in table_verdicts if v.flagged]
+    unjudged = [v for v in claims if v.unjudged and not v.flagged] + \
+        [v for v in table_verdicts if v.unjudged and not v.flagged]
     return ReportModel(
         suite=suite.name, title=suite.spec.title, writeup=suite.spec.writeup, tier=plan.tier,
         tier_description=suite.spec.tiers[plan.tier].description, command=command,
@@ -320,7 +334,8 @@ def build(run: RunResult, command: str) -> ReportModel:
         counts={k: counts.get(k, 0) for k in VERDICT_ORDER},
         table_counts={k: table_counts.get(k, 0) for k in VERDICT_ORDER},
         units={name: m.unit for name, m in suite.spec.metrics.items()},
-        flags=flags, failed=failed,
+        flags=flags, failed=failed, unjudged=unjudged,
+        summary=findings.summary(claims, table_results),
         missing=missing, seed_stats=seed_statistics(results),
         figures=figures(results, str(suite.folder / "claims.toml")),
         subset=f"This report shows part of tier {plan.tier}: {plan.subset}." if plan.subset
@@ -358,10 +373,13 @@ def figures(results: Results, source: str) -> list[RenderedFigure]:
 
 def seed_statistics(results: Results) -> list[list[str]]:
     rows = []
+    specs = results.plan.suite.spec.metrics
     for config, metric, s in results.summaries():
         label = ", ".join(f"{k}={v}" for k, v in config.items())
+        spec = specs.get(metric.split("[", 1)[0])
+        bounds = spec.bounds if spec is not None else None
         rows.append([label, metric, str(s.n), f"{s.mean:.4g}", _g(s.sd), _g(s.sem),
-                     _interval(s.ci_low, s.ci_high),
+                     _interval(*within(s.ci_low, s.ci_high, bounds)),
                      f"n < {BOOTSTRAP_MIN_N}" if s.n < BOOTSTRAP_MIN_N
                      else _interval(s.boot_low, s.boot_high)])
     return rows

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from .aggregate import Results
 from .plan import Plan, resolve
 from .specs import ClaimSpec, LearnedSpec, MetricSpec, StandsForScale
-from .verdict import JUDGED, NOT_COMPARABLE, TableResult, Verdict
+from .verdict import JUDGED, NOT_COMPARABLE, NOT_TESTABLE, TableResult, Verdict
 
 __all__ = ["NOT_COMPARABLE", "Standing", "apply", "deviations", "standing", "summary"]
 TUNING_TRIALS = "tuning_trials"  # the key of the write-up's tuning budget
@@ -243,13 +243,20 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
             return
     at_scale = sorted(set.intersection(*(set(_tiers_at_scale(tiers, g, metric, plan.tier))
                                          for g in grids)))
-    test = (f"the tier{'s' if len(at_scale) > 1 else ''} {', '.join(at_scale)} "
-            f"would test it" if at_scale else
-            "no tier of this suite runs the write-up's settings")
-    v.reason = (f"Not comparable at tier {plan.tier}, {why}: {test}. "
-                f"At this tier ({v.verdict}, before the report's Holm correction): "
-                f"{v.reason}")
-    v.verdict = NOT_COMPARABLE
+    here = f"At this tier ({v.verdict}, before the report's Holm correction): {v.reason}"
+    if at_scale:
+        v.reason = (f"Not comparable at tier {plan.tier}, {why}: the "
+                    f"tier{'s' if len(at_scale) > 1 else ''} {', '.join(at_scale)} would "
+                    f"test it. {here}")
+        v.verdict = NOT_COMPARABLE
+    else:  # no tier would: a bigger run of this suite cannot decide it
+        unmatched = [d.text() for d in devs.values() if d.unmatched]
+        cause = (f"it depends on what no tier reproduces ({'; '.join(unmatched)})"
+                 if unmatched else "no tier of this suite runs the write-up's settings")
+        runs = why.removeprefix("which ") if why.startswith("which ") else \
+            f"is not comparable, {why}"
+        v.reason = f"Not testable by this suite: {cause}. Tier {plan.tier} {runs}. {here}"
+        v.verdict = NOT_TESTABLE
     v.seeds_needed, v.p, v.need = None, None, None  # not judged: outside the Holm family
 
 

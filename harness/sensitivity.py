@@ -30,6 +30,7 @@ from .judge import (
     CONTRADICTED,
     NOT_COMPARABLE,
     NOT_RUN,
+    NOT_TESTABLE,
     SUPPORTED,
     Judge,
     TableResult,
@@ -89,6 +90,8 @@ class SweepCell:
             return "not every value has run"
         if all(t.verdict == NOT_COMPARABLE for t in self.others):
             return "not comparable at this tier"
+        if all(t.verdict == NOT_TESTABLE for t in self.others):
+            return "not testable by this suite"
         if all(t.verdict == CONTRADICTED for t in self.others):
             return "none: contradicted at every tried value"
         return "none shown: no tried value settles it"
@@ -110,10 +113,10 @@ class SweepCell:
         if not self.complete:
             return (f"{head}: not every tried {self.sweep.param} "
                     f"({', '.join(repr(t.value) for t in self.others)}) has run.")
-        if all(t.verdict == NOT_COMPARABLE for t in self.others):
+        if all(t.verdict in (NOT_COMPARABLE, NOT_TESTABLE) for t in self.others):
             return (f"{head}: tried {self.sweep.param} = "
-                    f"{', '.join(repr(t.value) for t in self.others)}, not comparable at "
-                    "this tier either.")
+                    f"{', '.join(repr(t.value) for t in self.others)}, "
+                    f"{self.others[0].verdict} either.")
         if all(t.verdict == CONTRADICTED for t in self.others):
             return (f"{head}: not reproduced under any tried {self.sweep.param} ({values}; "
                     f"the suite's {own.value!r}: {own.verdict}).")
@@ -161,7 +164,8 @@ def _sweep_cell(judge, sweep, records, table, row, col, config, own_verdict) -> 
     """The cell at each tried value; the suite's own value keeps the table's verdict."""
     text = reported_str(row.reported[col.key])
     reported = stats.parse_reported(text)
-    margin, why = margin_for(reported, col.margin, col.margin_reason)
+    margin, why = margin_for(reported, col.margin, col.margin_reason,
+                             judge.bounds(col.metric))
     index = row.index if row.index is not None else col.index
     own_value = judge.results.plan.config_params(config)[sweep.param]
     values = [own_value, *(v for v in sweep.values if v != own_value)]
@@ -186,8 +190,8 @@ def _sweep_cell(judge, sweep, records, table, row, col, config, own_verdict) -> 
         mine = [r for r in records if r.params.get(sweep.param) == value
                 and all(r.params.get(k) == v for k, v in config.items())]
         sel = selection(config, mine, col.metric, index)
-        if own_verdict == NOT_COMPARABLE:  # the tier's scale, not the choice, rules it out
-            outcome = NOT_COMPARABLE if sel.n else NOT_RUN
+        if own_verdict in (NOT_COMPARABLE, NOT_TESTABLE):  # the scale, not the choice, rules
+            outcome = own_verdict if sel.n else NOT_RUN  # it out
         else:
             outcome = strict._value_verdict(vid, quote, sel, reported, judge.reported_n(table),
                                             margin, why, col.format, col.metric,

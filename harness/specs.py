@@ -47,10 +47,25 @@ class MetricSpec(Strict):
     depends_on: list[Name] | None = None
     higher_is_better: bool | None = None  # which way is better, for chance and non-inferiority
     chance: float | None = None  # what a model that learned nothing scores
+    # The values the metric can take, [low, high] (an accuracy in % : [0, 100]): intervals
+    # are cut to them and the margin rule measures from the nearer one (docs/verdicts.md)
+    bounds: tuple[float, float] | None = None
+    # What one seed's value is: a measurement (the default: seeds are tested by their
+    # mean), a 0/1 ``indicator`` (reached the target: yes or no) or a ``choice`` picked
+    # from a grid (the lambda a calibration chose). An indicator or a choice is judged by
+    # how many seeds reproduce the claim, with an exact binomial test, never by a t test
+    # of its mean (docs/verdicts.md)
+    per_seed: Literal["measurement", "indicator", "choice"] = "measurement"
     # Settings of [scale] whose own values this metric's number is tied to (a density on a
     # canvas of a given size): a tier that stands for the write-up's scale with other
     # values of them still cannot compare it (harness/scale.py)
     bound_to: list[Name] = []
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> MetricSpec:
+        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
+            raise ValueError(f"bounds = {list(self.bounds)}: the first must be the lower")
+        return self
 
     @model_validator(mode="after")
     def _image_shape(self) -> MetricSpec:

@@ -132,6 +132,17 @@ def mean_ci(mean: float, sd: float, n: int, confidence: float = 0.95) -> tuple[f
     return mean - half, mean + half
 
 
+def within(low: float, high: float, bounds: tuple[float, float] | None,
+           shift: float = 0.0) -> tuple[float, float]:
+    """An interval cut to what the quantity can take: ``bounds`` of a metric, moved by
+    ``shift`` (the interval of mean - reference lies within bounds - reference). The
+    true value lies within them, so cutting keeps the coverage."""
+    if bounds is None:
+        return low, high
+    lo, hi = bounds[0] - shift, bounds[1] - shift
+    return min(max(low, lo), hi), max(min(high, hi), lo)
+
+
 def bootstrap_ci(values: Sequence[float], confidence: float = SUMMARY_CONFIDENCE,
                  n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
     """BCa bootstrap CI of the mean, falling back to percentile if BCa is degenerate.

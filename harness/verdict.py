@@ -44,9 +44,68 @@ class Verdict:
 
     @property
     def flagged(self) -> bool:
-        """Listed among the claims the numbers do not support: a verdict neither supported
-        nor left to a tier at the write-up's scale, or a write-up at odds with itself."""
-        return self.verdict not in (SUPPORTED, NOT_COMPARABLE) or self.writeup_ok is False
+        """Listed among the claims the numbers do not support: contradicted or
+        inconclusive, or a write-up at odds with itself. Verdicts without a test here (not
+        run, not testable, not comparable) are listed apart."""
+        return self.verdict in (CONTRADICTED, INCONCLUSIVE) or self.writeup_ok is False
+
+    @property
+    def compared(self) -> str:
+        """What was compared, in a few words: "66.9 vs 81.22 ± 0.32"."""
+        return self.evidence.get("compared", "")
+
+    def interval(self) -> tuple[float, float, float] | None:
+        """(level, low, high) of the interval that decides the verdict, or would decide the
+        nearer outcome: for a margin question the (1 - 2 alpha) one of "inside" while the
+        estimate lies within the margin, else the (1 - alpha) one of "outside"; for a
+        directional question its (1 - alpha) one (docs/verdicts.md, "Intervals")."""
+        found = self.evidence.get("intervals")
+        if not found:
+            return None
+        levels = sorted(found)
+        margin, effect = self.evidence.get("margin"), self.evidence.get("effect")
+        inside = margin is not None and effect is not None and abs(effect) <= margin
+        level = levels[0] if inside and self.verdict != CONTRADICTED else levels[-1]
+        return (level, *found[level])
+
+    def effect_text(self) -> str:
+        """The effect with the interval that decided it: "-14.3 [-17.1, -11.5] (90 %)"."""
+        share = self.evidence.get("share")
+        if share is not None:  # a count of seeds (judge._k_of_n)
+            level = 100 * (1 - (self.alpha or 0.05))
+            return f"share {share[0]:.2f} [{share[1]:.2f}, {share[2]:.2f}] ({level:g} %)"
+        effect = self.evidence.get("effect")
+        if effect is None:
+            return ""
+        found = self.interval()
+        if found is None or any(math.isnan(x) for x in found[1:]):
+            return fmt(effect, "+.3g")
+        level, low, high = found
+        return (f"{fmt(effect, '+.3g')} [{fmt(low, '+.3g')}, {fmt(high, '+.3g')}] "
+                f"({100 * level:g} %)")
+
+    def decided_by(self) -> str:
+        """The one reason that decided the verdict, in a few words."""
+        alpha = self.alpha or 0.05
+        if self.p is not None and self.p < alpha and self.p_holm is not None \
+                and self.p_holm >= alpha:
+            return f"p = {p_text(self.p, alpha)} alone, {p_text(self.p_holm, alpha)} after Holm"
+        margin = self.evidence.get("margin")
+        if margin is not None and self.p is not None:
+            where = {SUPPORTED: "inside", CONTRADICTED: "outside"}.get(
+                self.verdict, "neither inside nor outside")
+            return f"{where} the ±{margin:.3g} margin"
+        if self.p is not None:
+            return {SUPPORTED: "on the claimed side", CONTRADICTED: "the opposite side holds"
+                    }.get(self.verdict, "not significant")
+        if self.writeup_ok is False and self.verdict not in (CONTRADICTED, INCONCLUSIVE):
+            return "the write-up's own numbers disagree"
+        return _last_clause(self.reason)
+
+    @property
+    def unjudged(self) -> bool:
+        """No test here: not run, not testable by this suite, or left to another tier."""
+        return self.verdict in (NOT_RUN, NOT_TESTABLE, NOT_COMPARABLE)
 
 
 @dataclass
@@ -84,6 +143,14 @@ def p_text(p: float, alpha: float) -> str:
         if (float(text) < alpha) == (p < alpha):
             return text
     return fmt(p, ".8g")
+
+
+def _last_clause(text: str) -> str:
+    """The reason's closing words, where a test-less verdict says why ("zero spread gives
+    no test", "one seed gives no interval")."""
+    tail = text.rstrip(". ").rsplit("; ", 1)[-1]
+    tail = tail.rsplit(": ", 1)[-1] if len(tail) > 80 else tail
+    return tail[:80] + ("…" if len(tail) > 80 else "")
 
 
 def about(n: int | None) -> str:

@@ -708,8 +708,9 @@ def test_a_wide_table_scrolls_in_its_box_not_the_page_in_a_real_browser(toy: Pat
     boxes = [tuple(map(int, box.split())) for box in
              re.search(r'data-boxes="([\d ,]+)"', dom).group(1).split(",")]
     assert 700 <= viewport <= 800 and page_width <= viewport
-    assert len(boxes) == 4  # the table, tuning, the write-up against itself, seed statistics
-    assert boxes[0][0] > boxes[0][1] > 0  # the write-up's table is wider than its box
+    # the flagged rows, the table, tuning, the write-up against itself, seed statistics
+    assert len(boxes) == 5
+    assert boxes[1][0] > boxes[1][1] > 0  # the write-up's table is wider than its box
     assert dom.count('<td class="verdict"><span class="v ') >= 14  # each reported cell's
     assert '<span class="v contradicted">contradicted</span>' in dom
     shot = REPO / "reports" / "out" / "wide-table.png"
@@ -717,3 +718,41 @@ def test_a_wide_table_scrolls_in_its_box_not_the_page_in_a_real_browser(toy: Pat
     subprocess.run([*args, f"--screenshot={shot}", page.as_uri()], capture_output=True,
                    timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", [800, 1280])
+def test_flagged_rows_fit_the_window_with_their_reasoning_folded_in_a_real_browser(
+        toy: Path, tmp_path: Path, width: int):
+    """The flagged section is a table of one row per verdict, no wider than an 800 or 1280
+    px window, each row's reasoning closed until opened (a folded <details> lays out
+    nothing), and the write-up's own table follows it."""
+    if CHROMIUM is None:
+        missing("chromium is not installed (.ci/run installs it)")
+    out = tmp_path / "out"
+    assert main(["reproduce", "--suite", str(toy), "--tier", "smoke", "--store",
+                 str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]) == 0
+    html = (out / "toy-smoke.html").read_text()
+    measure = ("<script>const d = document.documentElement, b = document.body;"
+               "const f = document.querySelector('table.flags');"
+               "b.dataset.page = d.scrollWidth + ' ' + d.clientWidth;"
+               "b.dataset.flags = f.closest('.scroll').scrollWidth + ' ' "
+               "+ f.closest('.scroll').clientWidth;"
+               "b.dataset.rows = f.querySelectorAll('tbody tr:not(.why)').length;"
+               "b.dataset.shown = [...f.querySelectorAll('tr.why details')]"
+               ".filter(e => e.open || e.querySelector('p').checkVisibility()).length;"
+               "b.dataset.order = (f.getBoundingClientRect().top < document.querySelectorAll("
+               "'table')[1].getBoundingClientRect().top) ? 'flags-first' : 'other';</script>")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("default-src 'none';", "default-src 'none'; "
+                                  "script-src 'unsafe-inline';")
+                     .replace("</body>", measure + "</body>"))
+    args = [*_browser(tmp_path / "profile"), f"--window-size={width},1200"]
+    dom = subprocess.run([*args, "--dump-dom", probe.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    page_width, viewport = map(int, re.search(r'data-page="(\d+) (\d+)"', dom).groups())
+    inner, box = map(int, re.search(r'data-flags="(\d+) (\d+)"', dom).groups())
+    assert width - 100 <= viewport <= width and page_width <= viewport
+    assert inner <= box  # the rows wrap inside the window, no sideways scroll
+    rows = int(re.search(r'data-rows="(\d+)"', dom).group(1))
+    assert rows == html.count("<summary>Why</summary>") > 0
+    assert re.search(r'data-shown="0"', dom) and 'data-order="flags-first"' in dom

@@ -15,7 +15,7 @@ from markupsafe import escape
 from matplotlib.container import BarContainer
 
 from harness.judge import INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, SUPPORTED, verdict_level
-from harness.margins import RULE
+from harness.margins import RULE, RULE_PLAIN
 from harness.md_text import md_code, md_escape, one_line
 from harness.plots import table_figure
 from harness.render import terminal_summary, write_index, write_suite_report
@@ -349,7 +349,7 @@ def test_a_columns_own_margin_and_its_reason_are_shown_under_its_table(
     for r in (0, 1):
         verdict = model.tables[0].result.cells[(r, "score")].verdict
         assert verdict.evidence["margin"] == pytest.approx(0.5 if r == 0 else 0.45)  # 5 %
-        assert f"margin ({RULE})" in verdict.reason
+        assert f"margin ({RULE_PLAIN})" in verdict.reason
     edit(toy / "claims.toml", 'metric = "score", chance',
          'metric = "score", no_verdict = "the toy write-up gives no run count", chance')
     model = build(run_toy(toy, store_path)[0], "cmd")
@@ -404,3 +404,54 @@ def test_the_write_up_against_itself_is_a_section_with_its_arithmetic(toy: Path,
     # the column's chance (0) adds one check per row; the toy's a-beats-b claim agrees
     # with the printed 10.0 and 9.1, its b-beats-a claim has them the other way round
     assert "Outcomes: 5 consistent, 2 inconsistent, 1 uninformative." in section
+
+
+def test_flagged_verdicts_are_one_scannable_row_each_with_the_reasoning_folded(
+        toy: Path, store_path: Path, tmp_path: Path):
+    """The flagged list holds what the numbers do not support (contradicted, inconclusive),
+    one row each: compared numbers, effect with the interval that decided it and its level,
+    adjusted p, the deciding reason; the full reasoning folds beneath (HTML <details>) or
+    follows the table (Markdown). Verdicts without a test here are listed apart."""
+    result, _ = run_toy(toy, store_path)
+    model = build(result, "cmd")
+    assert model.flags and all(v.verdict in ("contradicted", "inconclusive")
+                               or v.writeup_ok is False for v in model.flags)
+    assert all(v.verdict in ("not run", "not testable", "not comparable")
+               for v in model.unjudged)
+    assert any(v.id == "untestable" for v in model.unjudged)
+    assert not any(v.id == "untestable" for v in model.flags)
+    for v, row in zip(model.flags, model.flag_rows, strict=True):
+        assert row[0] == v.id and row[1] == v.verdict and len(row) == 6
+        if v.p_holm is not None:  # a test: its numbers, its interval's level, its p
+            assert " vs " in row[2] and re.search(r"\[[^]]+\] \((80|90|95) %\)", row[3])
+            assert row[4] != "—" and row[5]
+    paths = write_suite_report(model, tmp_path / "out")
+    md, html = paths["md"].read_text(), paths["html"].read_text()
+    flagged_html = html.split("<h2>Flagged")[1].split("<h2>")[0]
+    assert flagged_html.count("<details><summary>Why</summary>") == len(model.flags)
+    assert '<table class="flags">' in flagged_html
+    flagged_md = md.split("## Flagged")[1].split("\n## ")[0]
+    assert re.search(r"\| claim or number +\| verdict +\|", flagged_md)
+    assert "Why, one by one:" in flagged_md
+    assert flagged_md.index("| claim or number") < flagged_md.index("Why, one by one:")
+
+
+def test_the_summary_is_generated_from_the_verdicts(toy: Path, store_path: Path,
+                                                    tmp_path: Path):
+    result, _ = run_toy(toy, store_path)
+    model = build(result, "cmd")
+    claims = model.summary[0]
+    for outcome in ("supported", "contradicted", "inconclusive"):
+        n = sum(v.verdict == outcome for v in model.claims)
+        assert f"{n} {outcome}" in claims
+    against = [v.id for v in model.claims if v.verdict == "contradicted"]
+    assert bool(against) == any(line.startswith("Contradicted claims:")
+                                for line in model.summary)
+    tables = [line for line in model.summary if line.startswith("Table '")]
+    assert len(tables) == len([t for t in model.tables
+                               if any(c.verdict for c in t.result.cells.values())])
+    paths = write_suite_report(model, tmp_path / "out")
+    md, html = paths["md"].read_text(), paths["html"].read_text()
+    assert md.index("## Summary") < md.index("## Flagged")
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Flagged")
+    assert "Summary:" in terminal_summary(model)

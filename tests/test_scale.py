@@ -14,6 +14,7 @@ from harness.runner import Runner
 from harness.scale import NOT_COMPARABLE, deviations, summary
 from harness.store import Store
 from harness.suite import load_suite
+from harness.verdict import NOT_TESTABLE
 from tests.test_suite_validation import edit
 
 CPU = torch.device("cpu")
@@ -72,7 +73,7 @@ def test_below_scale_no_scale_dependent_claim_is_decided(toy: Path, tmp_path: Pa
     paths = write_suite_report(smoke, tmp_path / "out")
     for kind in ("md", "html"):
         text = paths[kind].read_text()
-        assert "Table numbers not comparable at this tier" in text  # the cells' reasons
+        assert "not judged here" in text.lower()  # the cells' reasons
         assert "main/A/score" in text and "spread = 0.6 (write-up: 0.5)" in text
 
 
@@ -104,9 +105,15 @@ def test_what_no_tier_reproduces_makes_every_tier_differ(toy: Path, tmp_path: Pa
     assert [d.key for d in deviations(resolve(suite, "full"))] == ["data"]
     full = report(toy, tmp_path / "f.sqlite", "full")
     by_id = {v.id: v for v in full.claims}
-    assert by_id["a-beats-b"].verdict == NOT_COMPARABLE
-    assert "data: our own data (the write-up's is not reproduced)" in by_id["a-beats-b"].reason
-    assert "no tier of this suite runs the write-up's settings" in by_id["a-beats-b"].reason
+    # no bigger tier of this suite could decide it: not testable by this suite, not "not
+    # comparable" (which promises another tier), and listed apart from the flagged
+    reason = by_id["a-beats-b"].reason
+    assert by_id["a-beats-b"].verdict == NOT_TESTABLE and not by_id["a-beats-b"].flagged
+    assert reason.startswith("Not testable by this suite: it depends on what no tier "
+                             "reproduces (data: our own data (the write-up's is not "
+                             "reproduced))"), reason
+    assert "At this tier (" in reason  # what the tier's numbers showed is kept
+    assert by_id["a-beats-b"] in full.unjudged and by_id["a-beats-b"] not in full.flags
     assert by_id["size-deterministic"].verdict in JUDGED  # depends on spread only
 
 

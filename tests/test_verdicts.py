@@ -21,7 +21,7 @@ from harness import stats
 from harness.aggregate import Results
 from harness.correction import holm_within
 from harness.judge import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Judge
-from harness.margins import RULE, default_margin, resolution
+from harness.margins import RULE_PLAIN, default_margin, resolution
 from harness.plan import resolve
 from harness.questions import one_sided_question
 from harness.specs import ClaimsSpec, SuiteSpec
@@ -616,21 +616,21 @@ def test_the_default_margin_rule(plan):
     assert resolution("2,236") == pytest.approx(0.5)
     assert resolution("1.5e-3") == pytest.approx(5e-5)
     assert resolution("\u221210.9%") == pytest.approx(0.05)
-    assert default_margin(stats.parse_reported("10.0 ± 0.5")) == pytest.approx(0.5)  # 5 %
-    assert default_margin(stats.parse_reported("0.3")) == pytest.approx(0.05)  # the digit
-    assert default_margin(stats.parse_reported("0.30")) == pytest.approx(0.015)  # 5 %
+    assert default_margin(stats.parse_reported("10.0 ± 0.5"))[0] == pytest.approx(0.5)  # 5 %
+    assert default_margin(stats.parse_reported("0.3"))[0] == pytest.approx(0.05)  # the digit
+    assert default_margin(stats.parse_reported("0.30"))[0] == pytest.approx(0.015)  # 5 %
     # a column without a margin is judged by the rule, which its reason names (the old
     # judge gave such a column no verdict at all)
     v = cell_verdict(plan, claims(table=table(None, "10.0 ± 0.5")), [10.1, 9.9, 10.0, 10.2])
     assert v is not None and v.verdict in DECISIVE + (INCONCLUSIVE,)
-    assert v.evidence["margin"] == pytest.approx(0.5) and f"±0.5 margin ({RULE})" in v.reason
+    assert v.evidence["margin"] == pytest.approx(0.5) and f"±0.5 margin ({RULE_PLAIN})" in v.reason
     v = cell_verdict(plan, claims(table=table(None, "0.3")), [0.31, 0.29, 0.30, 0.32])
     assert v.evidence["margin"] == pytest.approx(0.05)
 
 
 def test_a_margin_of_ones_own_says_why(plan):
     v = cell_verdict(plan, claims(table=table(1.5, "10.0 ± 0.5")), [10.1, 9.9, 10.0, 10.2])
-    assert f"±1.5 margin ({REASON})" in v.reason and RULE not in v.reason
+    assert f"±1.5 margin ({REASON})" in v.reason and RULE_PLAIN not in v.reason
     bare = table(None, "10.0 ± 0.5")
     bare[0]["columns"][0]["margin"] = 1.5
     with pytest.raises(ValidationError, match="needs margin_reason"):
@@ -669,3 +669,73 @@ def test_finished_seeds_without_a_value_are_not_called_not_run_yet():
     assert text.startswith("No seed with a value (method=MT: 3 finished without a value"), text
     assert "method=ST: not run yet" in text
     assert _no_result_text([waiting]).startswith("No finished seed (")
+
+
+def test_the_margin_depends_on_what_the_number_is():
+    """A bounded metric is held to 5 % of its distance to the nearer bound (97 % accuracy:
+    ±0.15 pp, not ±4.85), a setting to its printing alone (rho = 0.01: ±0.005, not a
+    relative 5 % of a rounded measurement), any other number to 5 % of itself."""
+    acc = stats.parse_reported("97.00")
+    assert default_margin(acc)[0] == pytest.approx(4.85)
+    margin, why = default_margin(acc, bounds=(0.0, 100.0))
+    assert margin == pytest.approx(0.15) and "nearer bound 100" in why
+    assert default_margin(stats.parse_reported("50.0"), (0.0, 100.0))[0] == pytest.approx(2.5)
+    assert default_margin(stats.parse_reported("3.0"), (0.0, 100.0))[0] == pytest.approx(0.15)
+    assert default_margin(stats.parse_reported("99.99"), (0.0, 100.0))[0] == \
+        pytest.approx(0.005)  # the printing's half unit is the floor
+    margin, why = default_margin(stats.parse_reported("0.01"), target=True)
+    assert margin == pytest.approx(0.005) and "setting" in why
+
+
+def test_an_interval_is_cut_to_the_metric_bounds_without_losing_coverage():
+    assert stats.within(55.3, 124.8, (0.0, 100.0)) == (55.3, 100.0)
+    assert stats.within(-3.0, 2.0, (0.0, 100.0)) == (0.0, 2.0)
+    assert stats.within(-3.0, 2.0, None) == (-3.0, 2.0)
+    # an interval of (mean - 97) lies within [-97, 3]
+    assert stats.within(-1.0, 5.0, (0.0, 100.0), shift=97.0) == (-1.0, 3.0)
+    rng = np.random.default_rng(0)
+    for _ in range(500):  # any value the metric can take is inside after iff before
+        low, high = np.sort(rng.uniform(-50, 150, 2))
+        truth = float(rng.uniform(0, 100))
+        cut_low, cut_high = stats.within(low, high, (0.0, 100.0))
+        assert (cut_low <= truth <= cut_high) == (low <= truth <= high)
+
+
+@pytest.fixture
+def indicator_plan(toy: Path):
+    """The toy whose ``score`` is a per-seed indicator (suite.toml ``per_seed``)."""
+    text = (toy / "suite.toml").read_text()
+    (toy / "suite.toml").write_text(text.replace('score = { unit = "pts" }',
+                                                 'score = { unit = "pts", per_seed = '
+                                                 '"indicator" }'))
+    return resolve(load_suite(str(toy)), "quick")
+
+
+def test_an_indicator_is_counted_by_seeds_with_an_exact_binomial_test(indicator_plan):
+    """A per-seed 0/1 is never t-tested: k of n seeds meet the claim, an exact binomial
+    test of the share against one half (3 of 3 cannot go below p = 0.25: inconclusive, with
+    the 6 unanimous seeds that would settle it; 8 of 8: supported; 0 of 8: contradicted)."""
+    from scipy import stats as sps
+
+    claim = {**THRESHOLD, "op": ">=", "value": 1.0}
+    v = verdicts(indicator_plan, claims(claim), "score", {"a": [1.0, 1.0, 1.0]})["a-above-0"]
+    assert v.verdict == INCONCLUSIVE and "3 of 3 seeds meet >= 1" in v.reason
+    assert v.p == pytest.approx(0.25) and v.evidence["share"][0] == 1.0
+    assert v.need(0.05)[0] == 6 and "zero spread" not in v.reason
+    v = verdicts(indicator_plan, claims(claim), "score", {"a": [1.0] * 8})["a-above-0"]
+    assert v.verdict == SUPPORTED and v.p == pytest.approx(sps.binomtest(8, 8).pvalue)
+    v = verdicts(indicator_plan, claims(claim), "score", {"a": [0.0] * 8})["a-above-0"]
+    assert v.verdict == CONTRADICTED
+    v = verdicts(indicator_plan, claims(claim), "score", {"a": [1.0, 0.0] * 4})["a-above-0"]
+    assert v.verdict == INCONCLUSIVE and "4 of 8" in v.reason
+    low, high = v.evidence["share"][1:]
+    assert low < 0.5 < high and v.effect_text().startswith("share 0.50 [")
+
+
+def test_a_grid_choice_is_counted_as_seeds_that_picked_the_reported_value(indicator_plan):
+    """A reported choice (lambda 0.09) against per-seed picks {0.09, 0.27, 0.27}: one seed
+    of three matches, shown per seed, not a t test of a mean no seed took."""
+    spec = claims(table=table(None, "0.09"))
+    v = cell(indicator_plan, spec, [0.09, 0.27, 0.27]).verdict
+    assert v.verdict == INCONCLUSIVE and "per seed: 0.09, 0.27, 0.27" in v.reason
+    assert "1 of 3 seeds match 0.09" in v.reason and v.compared == "1 of 3 seeds"
