@@ -18,7 +18,7 @@ import numpy as np
 from . import stats
 from .aggregate import Results, Selection, is_constant
 from .expressions import evaluate
-from .margins import margin_for
+from .margins import RELATIVE, margin_for, resolution
 from .propagate import Estimate, propagate
 from .questions import (
     CONTRADICTED,
@@ -31,6 +31,8 @@ from .questions import (
     against_exact,
     against_reported,
     against_runs,
+    combined,
+    difference_against,
     k_of_n_question,
     margin_question,
     one_sided_question,
@@ -298,6 +300,68 @@ class Judge:
 
     def claims_verdicts(self) -> list[Verdict]:
         return [self._claim(i, c) for i, c in enumerate(self.claims.claim)]
+
+    def size_verdicts(self) -> list[tuple[GreaterClaim, Verdict]]:
+        """For each ``greater`` claim whose arms the write-up's tables report, whether the
+        reproduced difference matches the write-up's own difference within the margin
+        rule: a claim that implies a size can be contradicted on its size. Each is
+        returned with its claim (for scale.apply); they form their own Holm family."""
+        out = []
+        for i, c in enumerate(self.claims.claim):
+            if not isinstance(c, GreaterClaim) or self._reported_arms(c) is None:
+                continue
+            v = self._size(i, c)
+            if v is not None:
+                out.append((c, v))
+        return out
+
+    def _size(self, i: int, c: GreaterClaim) -> Verdict | None:
+        rep_a, n_a, rep_b, n_b = self._reported_arms(c)
+        key = f"claim[{i}]"
+        a = self.select(c.a, c.metric, c.index, key + ".a")
+        b_index = c.index_b if c.index_b is not None else c.index
+        b = self.select(c.b, c.metric, b_index, key + ".b")
+        if a.n < 2 or b.n < 2 or (self.deterministic(c.metric) and is_constant(a.values)
+                                  and is_constant(b.values)):
+            return None  # the claim's own verdict says why nothing is tested
+        claimed = rep_a.mean - rep_b.mean
+        label_a = _w(c.a)
+        label_b = _w(c.b) if c.index_b is None else f"{_w(c.b)} [{c.index_b}]"
+        v = Verdict(f"{c.id}/size", "size", f"{c.quote} (its size: the write-up's "
+                    f"{label_a} − {label_b} = {fmt(claimed, '+.4g')})", INCONCLUSIVE, "",
+                    c.section)
+        pairs = self.paired(a, b)
+        data, other = (pairs[0], None) if pairs is not None and len(pairs[0]) >= 2 \
+            else (a.values, b.values)
+        if rep_a.spread is not None and rep_b.spread is not None and n_a and n_b \
+                and n_a >= 2 and n_b >= 2:
+            se_w, df_w = combined([(rep_a.sd(n_a) ** 2 / n_a, n_a - 1),
+                                   (rep_b.sd(n_b) ** 2 / n_b, n_b - 1)])
+            whose = f"its reported spreads (n={n_a} and {n_b})"
+        else:  # runs without a spread: their spread taken as ours, as for a table cell
+            runs = min(n_a or 1, n_b or 1)
+            se_w, df_w = combined([(float(np.var(a.values, ddof=1)) / runs, a.n - 1),
+                                   (float(np.var(b.values, ddof=1)) / runs, b.n - 1)])
+            whose = (f"{runs} run{'s' if runs > 1 else ''} per arm without a spread, "
+                     "whose spread is taken as ours")
+        margin = max(RELATIVE * abs(claimed), resolution(rep_a.text) + resolution(rep_b.text))
+        test = difference_against(other, se_w, df_w)
+        answer = margin_question(data, claimed, margin, self.alpha, test)
+        ours = float(np.mean(data)) if other is None else \
+            float(np.mean(a.values) - np.mean(b.values))
+        ivs = {level: _interval(test, data, claimed, level)
+               for level in (self.level, 1 - self.alpha)}
+        low, high = ivs[self.level]
+        v.evidence = {"effect": ours - claimed, "margin": margin, "intervals": ivs,
+                      "compared": f"ours {fmt(ours, '+.4g')} vs {fmt(claimed, '+.4g')}"}
+        base = (f"{_metric_name(c.metric, c.index)}: reproduced {label_a} − {label_b} = "
+                f"{fmt(ours, '+.4g')} ({'paired by seed' if other is None else 'Welch'}) vs "
+                f"the write-up's {fmt(claimed, '+.4g')} ± {fmt(se_w, '.3g')} (SE, from "
+                f"{whose}): difference {fmt(ours - claimed, '+.4g')}, "
+                f"{100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]")
+        return _word_margin(v, base, answer, margin,
+                            "5 % of the write-up's difference, or the printing's half units "
+                            "of both its numbers if larger", None)
 
     def _claim(self, i: int, c) -> Verdict:
         v = Verdict(c.id, c.kind, c.quote, NOT_TESTABLE, getattr(c, "reason", ""), c.section)

@@ -166,6 +166,33 @@ def against_estimate(se: float, df: float) -> Test:
     return test
 
 
+def combined(components: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(SE, Welch-Satterthwaite df) of a sum of independent estimates, each given as
+    (variance, df)."""
+    total = sum(v for v, _ in components)
+    df = total**2 / sum(v**2 / d for v, d in components if v > 0) if total > 0 else math.nan
+    return math.sqrt(total), df
+
+
+def difference_against(other: Sequence[float] | None, se_w: float, df_w: float) -> Test:
+    """Our difference (a - b of two independent arms, or the mean of paired differences
+    when ``other`` is None) against a difference the write-up reports with standard error
+    ``se_w`` on ``df_w`` degrees of freedom: one t test over all the variances."""
+    def test(values: Sequence[float], reference: float, alternative: str
+             ) -> stats.TestResult:
+        mean, sd, n = _mean_sd_n(values)
+        parts = [(sd**2 / n, n - 1)]
+        if other is not None:
+            mean_b, sd_b, n_b = _mean_sd_n(other)
+            mean -= mean_b
+            parts.append((sd_b**2 / n_b, n_b - 1))
+        if se_w > 0:
+            parts.append((se_w**2, df_w))
+        se, df = combined(parts)
+        return stats.estimate_test(mean - reference, se, df, alternative)
+    return test
+
+
 def against_arm(other: Sequence[float]) -> Test:
     """Welch's test of the seeds' mean against another arm's seeds; ``reference`` is a
     shift of the other arm's mean (0 asks whether they differ)."""

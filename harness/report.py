@@ -271,11 +271,15 @@ def build(run: RunResult, command: str) -> ReportModel:
     claims = judge.claims_verdicts()
     stand = scale.standing(plan, results)  # once: the heading and the verdicts share it
     scale.apply(plan, suite.claims.claim, claims, table_results, results, stand)
+    sized = judge.size_verdicts()
+    scale.apply(plan, [c for c, _ in sized], [v for _, v in sized], [], results, stand)
+    sizes = [v for _, v in sized]
     table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
-    holm_by_family([("the claims", claims),
+    holm_by_family([("the claims", claims), ("the claimed sizes", sizes),
                     *((f"table '{t.spec.title}'", [v for c in t.cells.values()
                                                     for v in c.verdicts])
                       for t in table_results)], suite.claims.source.alpha)
+    claims = _with_sizes(claims, sizes)
     swept = analyse(judge, table_results, suite.spec.sensitivity, run.sensitivity)
     annotate(swept, table_results)
     counts = Counter(v.verdict for v in claims)
@@ -348,6 +352,14 @@ def build(run: RunResult, command: str) -> ReportModel:
         write_up_checks=check_write_up(suite.claims, suite.spec),
         sensitivity=swept,
     )
+
+
+def _with_sizes(claims: list[Verdict], sizes: list[Verdict]) -> list[Verdict]:
+    """The claims with each size verdict right after the claim it sizes."""
+    after: dict[str, list[Verdict]] = {}
+    for v in sizes:
+        after.setdefault(v.id.rsplit("/", 1)[0], []).append(v)
+    return [x for v in claims for x in (v, *after.get(v.id, []))]
 
 
 def figures(results: Results, source: str) -> list[RenderedFigure]:

@@ -268,12 +268,16 @@ def test_holm_families_are_the_claims_and_each_table(toy_report):
     """Issue 25: the claims are one Holm family (5 tests here) and each table another
     (2 value cells + 2 chance cells): a claim no longer shares its level with every table
     cell, and a table's cells are still corrected together."""
-    claims = [v for v in toy_report.claims if v.p is not None]
+    claims = [v for v in toy_report.claims if v.p is not None and v.kind != "size"]
+    sizes = [v for v in toy_report.claims if v.p is not None and v.kind == "size"]
     cells = [v for v in toy_report.table_verdicts if v.p is not None]
     assert {v.id for v in claims} == {"a-beats-b", "b-beats-a", "a-equals-c",
                                       "a-no-worse-than-c", "threshold"}
+    # the greater claims whose arms the write-up reports are sized, in their own family
+    assert {v.id for v in sizes} == {"a-beats-b/size", "b-beats-a/size"}
     assert len(cells) == 4 == len(toy_report.table_verdicts)
-    for family, name in [(claims, "the claims"), (cells, "table 'Main table'")]:
+    for family, name in [(claims, "the claims"), (cells, "table 'Main table'"),
+                         (sizes, "the claimed sizes")]:
         assert [v.p_holm for v in family] == pytest.approx(stats.holm([v.p for v in family]))
         assert all(v.p_holm >= v.p and f"Holm over the {len(family)} tests of {name}"
                    in v.reason for v in family)

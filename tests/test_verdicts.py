@@ -739,3 +739,37 @@ def test_a_grid_choice_is_counted_as_seeds_that_picked_the_reported_value(indica
     v = cell(indicator_plan, spec, [0.09, 0.27, 0.27]).verdict
     assert v.verdict == INCONCLUSIVE and "per seed: 0.09, 0.27, 0.27" in v.reason
     assert "1 of 3 seeds match 0.09" in v.reason and v.compared == "1 of 3 seeds"
+
+
+def _two_arm_table(rep_a: str, rep_b: str) -> list[dict]:
+    return [{"id": "main", "title": "Main", "row_header": "Arm",
+             "columns": [{"key": "score", "label": "Score", "metric": "score"}],
+             "row": [{"label": "A", "where": {"arm": "a"}, "reported": {"score": rep_a}},
+                     {"label": "B", "where": {"arm": "b"}, "reported": {"score": rep_b}}]}]
+
+
+def test_a_claim_that_implies_a_size_is_judged_on_its_size(plan):
+    """"A beats B" where the write-up reports A 20 ± 0.5 and B 10 ± 0.5 (n=3) implies a
+    difference of about 10: ours of about 2 supports the order and contradicts the size
+    (the write-up's spread is part of the test); ours of about 10 matches it."""
+    rng = np.random.default_rng(3)
+    spec = claims(GREATER, table=_two_arm_table("20.0 ± 0.5", "10.0 ± 0.5"))
+    arms = {"a": (12.0 + rng.normal(0, 0.3, 6)).tolist(),
+            "b": (10.0 + rng.normal(0, 0.3, 6)).tolist()}
+    j = judge(plan, spec, "score", arms)
+    [(claim, size)] = j.size_verdicts()
+    assert claim.id == "a-beats-b" and size.id == "a-beats-b/size"
+    assert j.claims_verdicts()[0].verdict == SUPPORTED  # the order holds
+    assert size.verdict == CONTRADICTED and "the write-up's +10" in size.reason
+    assert size.evidence["margin"] == pytest.approx(0.5)  # 5 % of the claimed 10
+    level, low, high = size.interval()
+    assert level == pytest.approx(1 - ALPHA) and high < -0.5  # entirely below the margin
+    # the same data against an order-of-magnitude-true write-up: inside, or undecided
+    arms = {"a": (20.0 + rng.normal(0, 0.05, 6)).tolist(),
+            "b": (10.0 + rng.normal(0, 0.05, 6)).tolist()}
+    [(_, size)] = judge(plan, claims(GREATER, table=_two_arm_table("20.00 ± 0.01",
+                                                                   "10.00 ± 0.01")),
+                        "score", arms).size_verdicts()
+    assert size.verdict == SUPPORTED, size.reason
+    # no reported arms: no size question
+    assert judge(plan, claims(GREATER), "score", arms).size_verdicts() == []
