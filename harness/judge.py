@@ -676,11 +676,15 @@ class Judge:
             return v
         test, ref_var, ref_df, label, note = self._reference(s, rep, rep_n, target, estimate)
         answer = margin_question(sel.values, rep.mean, margin, self.alpha, test)
-        bounds = self.bounds(metric)
+        # the difference of two means within the bounds: ours - an exact target lies in
+        # bounds - target; ours - the write-up's (a noisy number) in [low - high, high - low]
+        bounds, shift = self.bounds(metric), rep.mean
+        if bounds is not None and not target:
+            bounds, shift = (bounds[0] - bounds[1], bounds[1] - bounds[0]), 0.0
         low, high = stats.within(*_interval(test, sel.values, rep.mean, self.level), bounds,
-                                 rep.mean)
+                                 shift)
         outside = stats.within(*_interval(test, sel.values, rep.mean, 1 - self.alpha), bounds,
-                               rep.mean)
+                               shift)
         noun = "the target" if target else "reported"
         base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec.replace('+', ''))} "
                 f"(n={s.n}) vs {noun} "
@@ -775,11 +779,12 @@ class Judge:
         base = (f"{name} = {describe(a.values)} against {against}: two-sided t-test "
                 f"p = {fmt(answer.pvalue, '.2g')}")
         s = stats.summarize(a.values, n_boot=0)
+        low, high = stats.mean_ci(s.mean, s.sd, s.n, 1 - self.alpha)
         v.evidence = {"diff": answer.diff, "effect": mean - reference,
                       "compared": f"{fmt(mean)} vs {against}",
                       "intervals": {1 - self.alpha: stats.within(
-                          *stats.mean_ci(s.mean, s.sd, s.n, 1 - self.alpha),
-                          self.bounds(metric), reference)}}
+                          low - reference, high - reference, self.bounds(metric),
+                          reference)}}  # of mean - reference; the reference is exact
         return _word_directional(v, base, answer, need)
 
 

@@ -773,3 +773,16 @@ def test_a_claim_that_implies_a_size_is_judged_on_its_size(plan):
     assert size.verdict == SUPPORTED, size.reason
     # no reported arms: no size question
     assert judge(plan, claims(GREATER), "score", arms).size_verdicts() == []
+
+
+def test_a_directional_verdict_prints_the_interval_of_its_effect(plan):
+    """The interval beside a threshold's effect (mean - threshold) is that effect's,
+    not the mean's: a reference far from 0 must not shift it."""
+    values = [10.2, 10.6, 10.4, 10.8]
+    claim = {**THRESHOLD, "value": 9.0}
+    v = verdicts(plan, claims(claim), "score", {"a": values})["a-above-0"]
+    level, low, high = v.interval()
+    s = stats.summarize(values, n_boot=0)
+    mean_low, mean_high = stats.mean_ci(s.mean, s.sd, s.n, level)
+    assert (low, high) == pytest.approx((mean_low - 9.0, mean_high - 9.0))
+    assert low < v.evidence["effect"] < high
