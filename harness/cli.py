@@ -101,7 +101,9 @@ def _common(p: argparse.ArgumentParser, many: bool = True) -> None:
     p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
                    help="a suite under suites/ or a path to a suite folder "
                         + ("(repeatable; default: every suite)" if many else ""))
-    p.add_argument("--tier", help="smoke, quick or full (default: the suite's default tier)")
+    p.add_argument("--tier", help="a tier of the suite: smoke, quick, full or one of its own "
+                   "(cpu, gpu, ...; `sparsebench list` shows them; default: the suite's default "
+                   "tier, quick unless suite.toml says otherwise)")
     _store_option(p)
 
 
