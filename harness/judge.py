@@ -208,7 +208,9 @@ class Judge:
                 if is_constant(s.values)]
         if not flat:
             return None
-        return "; ".join(flat) + "; a trained metric with zero spread gives no test"
+        return ("; ".join(flat) + "; a trained metric with zero spread gives no test (a "
+                f"metric equal in every seed by construction, a size or a count, is declared "
+                f"`{metric} = {{ deterministic = true }}` in suite.toml and compared exactly)")
 
     def paired(self, a: Selection, b: Selection) -> tuple[np.ndarray, list] | None:
         """a - b seed by seed, when the two sides are twins: the same cells (two entries of
