@@ -86,7 +86,12 @@ def test_a_small_whole_number_in_prose_is_no_table_cell_by_coincidence(toy: Path
 @pytest.mark.parametrize("name", available_suites())
 def test_every_shipped_suite_covers_every_number_of_its_writeup(name: str):
     suite = load_suite(name)
-    found = coverage(suite, SEEDS / suite.claims.source.file)
+    writeup = SEEDS / suite.claims.source.file
+    if not writeup.is_file():
+        pytest.fail(f"{suite.folder / 'claims.toml'}: [source] file = "
+                    f"{suite.claims.source.file!r} is not in {SEEDS}: put the write-up there "
+                    "(every shipped suite's write-up is checked for coverage)")
+    found = coverage(suite, writeup)
     missing = [(o.line, o.text, o.context) for o in found if not o.used_by]
     assert share_covered(found) == 1.0, missing
     assert main(["coverage", "--suite", name, "--writeup",
