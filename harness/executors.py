@@ -319,14 +319,24 @@ class DaskExecutor:
             self.cluster.close()
 
 
+def run_job_limited(job: Job, cell_timeout: float | None) -> list[CellRecord]:
+    """``run_job`` under ``--cell-timeout`` (a cell past it is stored as failed, as the
+    local executor does), for a job that runs in a process of its own (submitit)."""
+    with time_limit(cell_timeout):
+        return run_job(job)
+
+
 class SubmititExecutor:
     """SLURM job arrays through submitit ("slurm"), or its "local" / "debug" executors
-    for a machine without a cluster. Logs and pickles go to ``folder``."""
+    for a machine without a cluster. Logs and pickles go to ``folder``. A cell past
+    ``cell_timeout`` seconds is stored as failed inside its job; the job's own SLURM limit
+    (``timeout_min``) stays the outer bound."""
 
     name = "submitit"
 
     def __init__(self, folder: Path, cluster: str | None = None, timeout_min: int = 60,
-                 slurm: dict | None = None):
+                 slurm: dict | None = None, cell_timeout: float | None = None):
+        self.cell_timeout = cell_timeout
         try:
             import submitit
         except ImportError:
@@ -338,7 +348,8 @@ class SubmititExecutor:
     def map(self, jobs: list[Job], progress: Callable[[Job], Progress]
             ) -> Iterator[list[CellRecord]]:
         with self.executor.batch():  # one SLURM job array
-            handles = [self.executor.submit(run_job, job) for job in jobs]
+            handles = [self.executor.submit(run_job_limited, job, self.cell_timeout)
+                       for job in jobs]
         for handle, job in zip(handles, jobs, strict=True):
             try:
                 yield handle.result()
@@ -358,6 +369,7 @@ def make_executor(name: str, address: str | None = None, workers: int = 2,
     if name == "dask":
         return DaskExecutor(address, workers, cell_timeout=cell_timeout)
     if name == "submitit":
-        return SubmititExecutor(folder or Path(".sparsebench") / "submitit", cluster)
+        return SubmititExecutor(folder or Path(".sparsebench") / "submitit", cluster,
+                                cell_timeout=cell_timeout)
     raise SparsebenchError(f"unknown executor {name!r}; choose local, dask or submitit")
 

@@ -160,3 +160,19 @@ def test_a_cell_time_limit_leaves_an_outer_timer_running():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, before)
     assert len(rang) == 1 and 0.55 <= rang[0] - start < 1.2, [r - start for r in rang]
+
+
+@pytest.mark.timeout(300)
+def test_submitit_holds_the_cell_timeout_too(toy: Path, tmp_path: Path):
+    """--cell-timeout reaches a submitit job: a cell past it is stored as failed and the
+    tier finishes (it once ran under SLURM's job limit only)."""
+    toy = only_arm(toy, "a")
+    text = (toy / "suite.toml").read_text().replace("sleep = 0.0", "sleep = 600.0")
+    (toy / "suite.toml").write_text(text)
+    plan = resolve(load_suite(str(toy)), "smoke")
+    start = time.monotonic()
+    results = run(plan, tmp_path / "store.sqlite",
+                  SubmititExecutor(tmp_path / "jobs", cluster="local", cell_timeout=2.0))
+    assert results and all(status == "failed" and "2 s" in error
+                           for status, error, _ in results.values()), results
+    assert time.monotonic() - start < 240  # uncut, one cell alone sleeps 600 s
