@@ -4,7 +4,9 @@ written by hand (docs/verdicts.md, "What a report shows first").
 Per family (the claims, each table) how many verdicts are supported, contradicted and
 inconclusive; for each table column with contradicted numbers the range of reproduced −
 reported over them, with its direction; the contradicted claims by id; and how many
-verdicts this suite cannot test or leaves to another tier.
+verdicts this suite cannot test or leaves to another tier; and how many inconclusive
+verdicts no number of seeds could settle (the write-up's own uncertainty is wider than
+the margin), which more runs of this suite would not change.
 """
 
 from __future__ import annotations
@@ -46,11 +48,17 @@ def column_gaps(result: TableResult) -> list[str]:
     return out
 
 
+def _undecidable(verdicts: list[Verdict]) -> str:
+    n = sum(1 for v in verdicts if v.verdict == INCONCLUSIVE and v.evidence.get("undecidable"))
+    return (f" ({n} of the inconclusive ones no number of our seeds can settle: the "
+            "write-up's own uncertainty is wider than the margin)" if n else "")
+
+
 def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
     """The report's summary sentences, most telling first."""
     lines = []
     if claims:
-        lines.append(f"Claims: {_tally(claims)}.")
+        lines.append(f"Claims: {_tally(claims)}{_undecidable(claims)}.")
         against = [v.id for v in claims if v.verdict == CONTRADICTED]
         if against:
             lines.append(f"Contradicted claims: {', '.join(against)}.")
@@ -62,6 +70,6 @@ def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
         if not verdicts:
             continue
         gaps = column_gaps(result)
-        lines.append(f"Table '{result.spec.title}': {_tally(verdicts)}"
+        lines.append(f"Table '{result.spec.title}': {_tally(verdicts)}{_undecidable(verdicts)}"
                      + (f"; {'; '.join(gaps)}." if gaps else "."))
     return lines

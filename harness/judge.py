@@ -701,6 +701,7 @@ class Judge:
                 return None, _ON_MARGIN
             got = stats.seeds_to_settle_margin(diff, s.sd, margin, level, ref_var, ref_df)
             if got.never:
+                v.evidence["undecidable"] = True  # the summary and the flagged row say so
                 return None, ("Even infinitely many of our seeds could not settle it: the "
                               "write-up's own uncertainty alone is wider than the "
                               f"{fmt(abs(abs(diff) - margin), spec)} between the difference "

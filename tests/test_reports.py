@@ -455,3 +455,20 @@ def test_the_summary_is_generated_from_the_verdicts(toy: Path, store_path: Path,
     assert md.index("## Summary") < md.index("## Flagged")
     assert html.index("<h2>Summary</h2>") < html.index("<h2>Flagged")
     assert "Summary:" in terminal_summary(model)
+
+
+def test_the_summary_counts_what_no_seed_count_can_settle():
+    from harness import findings
+    from harness.verdict import Verdict
+
+    def v(outcome: str, undecidable: bool = False) -> Verdict:
+        out = Verdict("x", "value", "q", outcome, "reason")
+        if undecidable:
+            out.evidence["undecidable"] = True
+        return out
+
+    lines = findings.summary([v("supported"), v("inconclusive", True), v("inconclusive")], [])
+    assert lines[0] == ("Claims: 1 supported, 0 contradicted, 2 inconclusive (1 of the "
+                        "inconclusive ones no number of our seeds can settle: the write-up's "
+                        "own uncertainty is wider than the margin).")
+    assert v("inconclusive", True).decided_by().startswith("no seed count settles it")
