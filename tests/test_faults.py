@@ -643,6 +643,17 @@ def _browser(profile: Path) -> list[str]:
             "--disable-sync", f"--user-data-dir={profile}"]
 
 
+def _measured_dom(html: str, measure: str, tmp_path: Path, args: list[str]) -> str:
+    """The page forbids scripts: a copy that allows inline ones gets ``measure``, a script
+    writing laid-out sizes into the DOM, which ``--dump-dom`` prints after it ran."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("default-src 'none';", "default-src 'none'; "
+                                  "script-src 'unsafe-inline';")
+                     .replace("</body>", measure + "</body>"))
+    return subprocess.run([*args, "--dump-dom", probe.as_uri()], capture_output=True,
+                          text=True, timeout=120).stdout
+
+
 def test_hostile_text_renders_inert_in_a_real_browser(toy: Path, tmp_path: Path):
     if CHROMIUM is None:
         missing("chromium is not installed (.ci/run installs it)")
@@ -697,13 +708,8 @@ def test_a_wide_table_scrolls_in_its_box_not_the_page_in_a_real_browser(toy: Pat
                "b.dataset.page = d.scrollWidth + ' ' + d.clientWidth;"
                "b.dataset.boxes = [...document.querySelectorAll('.scroll')]"
                ".map(e => e.scrollWidth + ' ' + e.clientWidth).join(',');</script>")
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("default-src 'none';", "default-src 'none'; "
-                                  "script-src 'unsafe-inline';")
-                     .replace("</body>", measure + "</body>"))
     args = [*_browser(tmp_path / "profile"), "--window-size=800,1200"]
-    dom = subprocess.run([*args, "--dump-dom", probe.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    dom = _measured_dom(html, measure, tmp_path, args)
     page_width, viewport = map(int, re.search(r'data-page="(\d+) (\d+)"', dom).groups())
     boxes = [tuple(map(int, box.split())) for box in
              re.search(r'data-boxes="([\d ,]+)"', dom).group(1).split(",")]
@@ -742,13 +748,8 @@ def test_flagged_rows_fit_the_window_with_their_reasoning_folded_in_a_real_brows
                ".filter(e => e.open || e.querySelector('p').checkVisibility()).length;"
                "b.dataset.order = (f.getBoundingClientRect().top < document.querySelectorAll("
                "'table')[1].getBoundingClientRect().top) ? 'flags-first' : 'other';</script>")
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("default-src 'none';", "default-src 'none'; "
-                                  "script-src 'unsafe-inline';")
-                     .replace("</body>", measure + "</body>"))
     args = [*_browser(tmp_path / "profile"), f"--window-size={width},1200"]
-    dom = subprocess.run([*args, "--dump-dom", probe.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    dom = _measured_dom(html, measure, tmp_path, args)
     page_width, viewport = map(int, re.search(r'data-page="(\d+) (\d+)"', dom).groups())
     inner, box = map(int, re.search(r'data-flags="(\d+) (\d+)"', dom).groups())
     assert width - 100 <= viewport <= width and page_width <= viewport
