@@ -55,6 +55,10 @@ class Results:
         """Whether this configuration has any stored cell (finished or failed)."""
         return bool(self._records(config))
 
+    def records_of(self, config: dict) -> list[CellRecord]:
+        """Every record of ``config`` (whatever its seed or stage)."""
+        return self._records(config)
+
     def _records(self, config: dict) -> list[CellRecord]:
         return [r for r in self.records if all(r.params.get(k) == v for k, v in config.items())]
 

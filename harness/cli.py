@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 # Only the standard library at the top: `--help` and `--version` must not wait for torch.
 # Each command imports the harness modules it needs.
+from . import settle_cli
 from .errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
@@ -205,6 +206,11 @@ def parser() -> argparse.ArgumentParser:
                    help="seed of the random choice (default: %(default)s)")
     p.add_argument("--max-cell-seconds", type=_positive_seconds, default=None, metavar="N",
                    help="choose only among cells that took at most N s in the reference")
+
+    settle_cli.add_parser(sub)
+    p = sub.choices["settle"]
+    _store_option(p)
+    _execution(p)
 
     p = sub.add_parser("forget", help="remove a suite's cells from the store")
     p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
@@ -913,6 +919,8 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_verify(args)
     if args.command == "forget":
         return cmd_forget(args)
+    if args.command == "settle":
+        return settle_cli.cmd_settle(args, _runner, _update_command)
     if args.command == "export":
         return cmd_export(args)
     if args.command == "coverage":

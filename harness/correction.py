@@ -33,7 +33,7 @@ def holm_within(verdicts: list[Verdict], alpha: float, family: str) -> int:
              if v.p is not None and not math.isnan(v.p) and v.verdict in JUDGED]
     m = len(tests)
     for v, adjusted in zip(tests, stats.holm([v.p for v in tests]), strict=True):
-        v.p_holm, v.alpha = adjusted, alpha
+        v.p_holm, v.alpha, v.family = adjusted, alpha, m
         where = f"Holm over the {m} tests of {family}" if m > 1 else \
             f"the only test of {family}, no correction"
         shown = p_text(adjusted, alpha)

@@ -9,9 +9,11 @@ correction (correction.py) runs after the scale check (scale.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import operator
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -69,6 +71,7 @@ LEFT_OUT = "is not in this report (not part of this tier, or left out by --where
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
        "==": operator.eq}
 _ON_MARGIN = "The difference lies on the margin itself: no number of seeds settles it"
+T = TypeVar("T")
 
 
 def verdict_level(alpha: float) -> float:
@@ -85,12 +88,15 @@ def describe(values: np.ndarray, spec: str = ".4g") -> str:
 
 
 class Judge:
-    def __init__(self, claims: ClaimsSpec, results: Results, claims_file: str):
+    def __init__(self, claims: ClaimsSpec, results: Results, claims_file: str,
+                 alpha: float | None = None):
         self.claims = claims
         self.results = results
         self.file = claims_file
-        self.alpha = claims.source.alpha
+        # claims.toml's level; settle judges its looks at a smaller one (settle.py)
+        self.alpha = claims.source.alpha if alpha is None else alpha
         self.spec = results.plan.suite.spec
+        self._read: list[dict] | None = None  # configurations read for the verdict at hand
 
     @property
     def level(self) -> float:
@@ -143,7 +149,24 @@ class Judge:
     # ------------------------------------------------------------ seeds
 
     def select(self, where: dict, metric: str, index: int | None, key: str) -> Selection:
-        return self.results.select(where, metric, index, f"{self.file}: {key}")
+        sel = self.results.select(where, metric, index, f"{self.file}: {key}")
+        if self._read is not None and sel.config is not None and sel.config not in self._read:
+            self._read.append(sel.config)
+        return sel
+
+    def _reading(self, make: Callable[[], T]) -> T:
+        """``make()``, with the configurations it selected recorded on each verdict it
+        made (``evidence["configs"]``): what settle adds seeds to."""
+        self._read = []
+        try:
+            made = make()
+        finally:
+            read, self._read = self._read, None
+        verdicts = made.verdicts if isinstance(made, TableCell) else \
+            [made] if isinstance(made, Verdict) else []
+        for v in verdicts:
+            v.evidence["configs"] = list(read)
+        return made
 
     def bounds(self, metric: str | None) -> tuple[float, float] | None:
         """The values ``metric`` can take (suite.toml ``bounds``), if declared."""
@@ -235,7 +258,8 @@ class Judge:
             cells = {}
             for r, row in enumerate(table.row):
                 for col in table.columns:
-                    cells[(r, col.key)] = self._table_cell(t, table, r, row, col)
+                    cells[(r, col.key)] = self._reading(
+                        functools.partial(self._table_cell, t, table, r, row, col))
             out.append(TableResult(table, cells))
         return out
 
@@ -301,7 +325,8 @@ class Judge:
     # ------------------------------------------------------------ claims
 
     def claims_verdicts(self) -> list[Verdict]:
-        return [self._claim(i, c) for i, c in enumerate(self.claims.claim)]
+        return [self._reading(functools.partial(self._claim, i, c))
+                for i, c in enumerate(self.claims.claim)]
 
     def size_verdicts(self) -> list[tuple[GreaterClaim, Verdict]]:
         """For each ``greater`` claim whose arms the write-up's tables report, whether the
@@ -312,7 +337,7 @@ class Judge:
         for i, c in enumerate(self.claims.claim):
             if not isinstance(c, GreaterClaim) or self._reported_arms(c) is None:
                 continue
-            v = self._size(i, c)
+            v = self._reading(functools.partial(self._size, i, c))
             if v is not None:
                 out.append((c, v))
         return out
@@ -360,7 +385,7 @@ class Judge:
                 f"{fmt(ours, '+.4g')} ({'paired by seed' if other is None else 'Welch'}) vs "
                 f"the write-up's {fmt(claimed, '+.4g')} ± {fmt(se_w, '.3g')} (SE, from "
                 f"{whose}): difference {fmt(ours - claimed, '+.4g')}, "
-                f"{100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]")
+                f"{100 * self.level:.3g} % CI [{fmt(low)}, {fmt(high)}]")
         return _word_margin(v, base, answer, margin,
                             "5 % of the write-up's difference, or the printing's half units "
                             "of both its numbers if larger", None)
@@ -503,7 +528,7 @@ class Judge:
         if isinstance(c, EquivalentClaim):
             answer = margin_question(data, 0.0, margin, self.alpha, test)
             low, high = self._diff_interval(a, b, pairs, self.level)
-            base += f", {100 * self.level:g} % CI [{fmt(low)}, {fmt(high)}]"
+            base += f", {100 * self.level:.3g} % CI [{fmt(low)}, {fmt(high)}]"
             v.evidence["margin"] = margin
             return _word_margin(v, base, answer, margin, why, need(None, margin, answer.diff))
         higher = self.higher_is_better(c.metric, c.higher_is_better)
@@ -690,7 +715,7 @@ class Judge:
         noun = "the target" if target else "reported"
         base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec.replace('+', ''))} "
                 f"(n={s.n}) vs {noun} "
-                f"{rep.text}{label}: difference {fmt(diff, spec)}, {100 * self.level:g} % CI "
+                f"{rep.text}{label}: difference {fmt(diff, spec)}, {100 * self.level:.3g} % CI "
                 f"[{fmt(low, spec)}, {fmt(high, spec)}]")
         v.evidence = {"diff": diff, "ci": [low, high], "margin": margin, "effect": diff,
                       "compared": f"{fmt(s.mean, spec)} vs {rep.text}",

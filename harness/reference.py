@@ -13,8 +13,10 @@ suite's code is the code that made it (its digest, harness/identity.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
+from . import settle
 from .errors import SparsebenchError
 from .reference_file import read_json
 from .regress import snapshot
@@ -43,6 +45,11 @@ def make(run: RunResult, command: str) -> dict:
         snap["provenance"] = before["provenance"]  # the run that made them, as first told
     if swept:
         snap["sensitivity_provenance"] = provenance(swept)
+    if run.settle is not None and run.settle_records:
+        # the cells a settle run added (stage "settle") and its design (settle.py)
+        snap["records"] += [_record_dict(r, images) for r in run.settle_records]
+        snap["settle"] = json.loads(run.settle.to_json())
+        snap["settle_provenance"] = provenance(run.settle_records)
     return snap
 
 
@@ -124,6 +131,9 @@ def fill(store: Store, ref: dict, suite: Suite) -> int:
     found = records(ref, suite)
     for record in found:
         store.put(record)
+    if "settle" in ref:
+        store.set_meta(settle.meta_key_for(suite.name, ref["tier"]),
+                       json.dumps(ref["settle"], sort_keys=True))
     return len(found)
 
 

@@ -12,9 +12,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import findings, scale
+from . import findings, scale, settle
 from .aggregate import Results
-from .correction import holm_by_family
 from .headlines import headline_claims
 from .judge import (
     CONTRADICTED,
@@ -22,16 +21,17 @@ from .judge import (
     NOT_RUN,
     NOT_TESTABLE,
     SUPPORTED,
-    Judge,
     TableCell,
     TableResult,
     Verdict,
     verdict_level,
 )
+from .judged import judge_run
 from .margins import RULE
 from .runner import RunResult
 from .scale import NOT_COMPARABLE
 from .sensitivity import SweepCell, analyse, annotate
+from .settle_run import later_looks
 from .specs import TableSpec
 from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE, within
 from .verdict import p_text
@@ -266,19 +266,14 @@ def build(run: RunResult, command: str) -> ReportModel:
     plan = run.plan
     suite = plan.suite
     results = Results(plan, run.records)
-    judge = Judge(suite.claims, results, str(suite.folder / "claims.toml"))
-    table_results = judge.tables()
-    claims = judge.claims_verdicts()
-    stand = scale.standing(plan, results)  # once: the heading and the verdicts share it
-    scale.apply(plan, suite.claims.claim, claims, table_results, results, stand)
-    sized = judge.size_verdicts()
-    scale.apply(plan, [c for c, _ in sized], [v for _, v in sized], [], results, stand)
-    sizes = [v for _, v in sized]
-    table_verdicts = [v for t in table_results for c in t.cells.values() for v in c.verdicts]
-    holm_by_family([("the claims", claims), ("the claimed sizes", sizes),
-                    *((f"table '{t.spec.title}'", [v for c in t.cells.values()
-                                                    for v in c.verdicts])
-                      for t in table_results)], suite.claims.source.alpha)
+    judged = judge_run(plan, results)
+    settled: list[str] = []
+    if run.settle is not None and any(r.done for r in run.settle.rounds):
+        later = later_looks(plan, run.records, run.settle_records, run.settle)
+        settled = settle.merge(judged, later, run.settle)
+    judge, table_results, claims, sizes, stand = (judged.judge, judged.tables, judged.claims,
+                                                  judged.sizes, judged.stand)
+    table_verdicts = judged.table_verdicts()
     claims = _with_sizes(claims, sizes)
     swept = analyse(judge, table_results, suite.spec.sensitivity, run.sensitivity)
     annotate(swept, table_results)
@@ -298,14 +293,17 @@ def build(run: RunResult, command: str) -> ReportModel:
                  f"{sum(r.status == 'failed' for r in run.records)} failed, "
                  f"{missing} missing of {main_count} main cells; "
                  f"{sum(len(t.trials) for t in run.tuning)} of {trial_count} tuning trials",
-        "results_digest": digest(all_records, {n for n, m in suite.spec.metrics.items()
-                                               if m.timing}),
+        "results_digest": digest([*all_records, *run.settle_records],
+                                 {n for n, m in suite.spec.metrics.items() if m.timing}),
         "git_commits": ", ".join(commits) or "none",
         "code_digest": suite.code.digest,
         "code_files": ", ".join(suite.code.files),
         "environments": [json.loads(f) for f in fingerprints],
         "seeds": ", ".join(map(str, plan.seeds)),
     }
+    if settled or (run.settle is not None and run.settle.rounds):
+        provenance["settle"] = settle.provenance_text(run.settle, len(run.settle_records),
+                                                      settled)
     tuning = []
     for t in run.tuning:
         done = [r for r in t.trials if r.status == "done"]

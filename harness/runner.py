@@ -21,11 +21,14 @@ import optuna
 import torch
 from tqdm import tqdm
 
+from . import settle
 from .artifacts import folder_for
 from .errors import SparsebenchError
 from .executors import Job, LocalExecutor
 from .plan import Cell, Plan, group_key
+from .settle import Design
 from .store import CellRecord, Store, check_writable
+from .suite import Suite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -49,6 +52,9 @@ class RunResult:
     executed_failed: int = 0  # of those, the ones that failed
     # (sweep index, record) of the [[sensitivity]] cells present in the store
     sensitivity: list[tuple[int, CellRecord]] = field(default_factory=list)
+    # a settle run of this tier (settle.py): its design and the cells it added
+    settle: Design | None = None
+    settle_records: list[CellRecord] = field(default_factory=list)
 
     @property
     def read_back(self) -> int:
@@ -312,7 +318,21 @@ class Runner:
         finally:
             bar.close()
         swept = self._sweeps(plan, tuned)
-        return RunResult(plan, tuning, records, self.executed, self.executed_failed, swept)
+        design = settle.read(self.store, plan) if plan.whole is None else None
+        added = self.store.records(sorted(design.cell_ids())) if design else []
+        return RunResult(plan, tuning, records, self.executed, self.executed_failed, swept,
+                         design, added)
+
+    def obtain(self, suite: Suite, cells: list[Cell], label: str) -> list[CellRecord]:
+        """Records of ``cells`` outside a tier's grid (settle's added seeds): read from
+        the store or run, with a progress bar."""
+        self._suite = suite
+        bar = Progress(label, len(cells), self.progress and self.execute)
+        try:
+            got = self._obtain(cells, bar, lambda c, r: f"seed={c.seed} {_status(r)}")
+        finally:
+            bar.close()
+        return [r for r in got if r is not None]
 
     def _sweeps(self, plan: Plan, tuned: dict) -> list[tuple[int, CellRecord]]:
         """The [[sensitivity]] cells: trained when this runner was asked to, else read

@@ -216,6 +216,16 @@ class Store:
             )
             self.db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a text under ``key`` beside the cells (e.g. a settle run's design)."""
+        with self._sql(), self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        with self._sql():
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
     def delete(self, ids: Iterable[str]) -> int:
         """Remove these cells and their metrics in one transaction; returns how many."""
         ids = list(ids)

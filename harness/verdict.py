@@ -39,6 +39,7 @@ class Verdict:
     p: float | None = None
     p_holm: float | None = None
     alpha: float | None = None  # the level the corrected p was held to
+    family: int | None = None  # the size of the Holm family it was corrected in
     need: Need | None = field(default=None, repr=False)
     evidence: dict = field(default_factory=dict)
 
@@ -82,7 +83,7 @@ class Verdict:
             return fmt(effect, "+.3g")
         level, low, high = found
         return (f"{fmt(effect, '+.3g')} [{fmt(low, '+.3g')}, {fmt(high, '+.3g')}] "
-                f"({100 * level:g} %)")
+                f"({100 * level:.3g} %)")
 
     def decided_by(self) -> str:
         """The one reason that decided the verdict, in a few words."""
