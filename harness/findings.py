@@ -6,7 +6,8 @@ inconclusive; for each table column with contradicted numbers the range of repro
 reported over them, with its direction; the contradicted claims by id; and how many
 verdicts this suite cannot test or leaves to another tier; and how many inconclusive
 verdicts no number of seeds could settle (the write-up's own uncertainty is wider than
-the margin), which more runs of this suite would not change.
+the margin), which more runs of this suite would not change; and how many verdicts a
+settle run decided with added seeds.
 """
 
 from __future__ import annotations
@@ -72,4 +73,12 @@ def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
         gaps = column_gaps(result)
         lines.append(f"Table '{result.spec.title}': {_tally(verdicts)}{_undecidable(verdicts)}"
                      + (f"; {'; '.join(gaps)}." if gaps else "."))
+    settled = [v for v in [*claims, *(v for r in tables for c in r.cells.values()
+                                      for v in c.verdicts)] if "settled" in v.evidence]
+    if settled:
+        decided = sum(v.evidence["settled"]["decided"] for v in settled)
+        looks = settled[0].evidence["settled"]["looks"]
+        lines.append(f"Settled with added seeds: {decided} of {len(settled)} verdicts the "
+                     f"tier's own seeds left inconclusive (each look at alpha/{looks}; "
+                     "see Provenance).")
     return lines

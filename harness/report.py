@@ -139,7 +139,7 @@ class ReportModel:
     def flag_rows(self) -> list[list[str]]:
         """One row per flagged verdict: claim, verdict, compared, effect with its
         interval, adjusted p, the reason that decided it."""
-        return [[v.id, v.verdict, v.compared or "—", v.effect_text() or "—",
+        return [[v.id, v.label, v.compared or "—", v.effect_text() or "—",
                  p_text(v.p_holm, v.alpha or 0.05) if v.p_holm is not None else "—",
                  v.decided_by()] for v in self.flags]
 

@@ -210,7 +210,12 @@ def _tiers_at_scale(tiers: list[Plan], grid: str | None, metric: MetricSpec,
 
 
 def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | None],
-                    metric: MetricSpec, stand: Standing | None, configs: list[str]) -> None:
+                    metric: MetricSpec, stand: Standing | None, configs: list[str],
+                    relative: bool = False) -> None:
+    """``relative``: the verdict compares two of this suite's configurations with each
+    other, no number of the write-up's (a ``greater``, ``equivalent`` or
+    ``non_inferior`` claim): where no tier could test it as a reproduction it is still
+    judged, as a conceptual replication on the suite's own data, and labelled so."""
     if v.verdict not in JUDGED:
         return
     devs: dict[str, Deviation] = {}
@@ -219,6 +224,10 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
     if not devs:
         return
     shown = "; ".join(d.text() for d in devs.values())
+    # a run that does not show the regime (or a configuration that has not learned the
+    # task) is no evidence for an ordering either: no conceptual replication from it
+    unfit = stand is not None and (not stand.met or any(k in stand.unlearned
+                                                          for k in configs))
     if stand is None:
         why = f"which runs {shown}"
     elif not stand.met:
@@ -255,9 +264,20 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
                  if unmatched else "no tier of this suite runs the write-up's settings")
         runs = why.removeprefix("which ") if why.startswith("which ") else \
             f"is not comparable, {why}"
+        if relative and not unfit:
+            v.reason = (f"Conceptual replication: as a reproduction this claim is not "
+                        f"testable by this suite ({cause}; tier {plan.tier} {runs}), so the "
+                        "ordering it states is tested between this suite's own "
+                        f"configurations instead. {v.reason}")
+            v.evidence["conceptual"] = True
+            return
         v.reason = f"Not testable by this suite: {cause}. Tier {plan.tier} {runs}. {here}"
         v.verdict = NOT_TESTABLE
     v.seeds_needed, v.p, v.need = None, None, None  # not judged: outside the Holm family
+
+
+# claims between two of the suite's configurations, testable on its own data
+RELATIVE_KINDS = ("greater", "equivalent", "non_inferior")
 
 
 def _grid_of(plan: Plan, where: dict | None) -> str | None:
@@ -288,8 +308,10 @@ def apply(plan: Plan, claims: list[ClaimSpec], verdicts: list[Verdict],
         b = getattr(claim, "b", None)
         grids = {_grid_of(plan, claim.a)} | ({_grid_of(plan, b)} if b else set())
         wheres = [claim.a] + ([b] if b else [])
+        relative = claim.kind in RELATIVE_KINDS and b is not None and \
+            not verdict.id.endswith("/size")
         _not_comparable(verdict, plan, tiers, grids, metrics[metric], stand,
-                        _configs(results, wheres))
+                        _configs(results, wheres), relative)
     for table in tables:
         for (r, key), cell in table.cells.items():
             col = next(c for c in table.spec.columns if c.key == key)

@@ -54,11 +54,36 @@ def run(plan: Plan, runner: Runner, reader: Runner, design: Design, workers: int
         say(f"look {pending.look} of {design.looks}: {len(cells)} cells for "
             f"{len(pending.targets)} verdicts ({', '.join(pending.targets)}), about "
             f"{pending.estimate_s / 60:.1f} min")
-        start = time.monotonic()
-        runner.obtain(plan.suite, cells, f"{plan.suite.name} settle look {pending.look}")
-        pending.wall_s += time.monotonic() - start
+        ran = _run_within(plan, runner, pending, cells, design, say)
+        if ran < len(cells):  # out of budget: the look takes the seeds that ran
+            pending.cells = [c.id for c in cells if runner.store.get(c.id) is not None]
         pending.done = True
         settle.write(store, plan, design)
+
+
+def _run_within(plan: Plan, runner: Runner, rnd: Round, cells: list, design: Design,
+                say: Callable[[str], None]) -> int:
+    """Run a round's cells one configuration at a time (a task's batches stay whole),
+    starting none once the budget's wall time is spent: the stored cell times that
+    planned the round may come from a faster machine. Returns how many cells ran."""
+    by_config: dict[str, list] = {}
+    for cell in cells:
+        key = settle.config_label({k: v for k, v in cell.params.items() if k != "seed"})
+        by_config.setdefault(key, []).append(cell)
+    spent_before = sum(r.wall_s for r in design.rounds if r is not rnd)
+    ran = 0
+    for group in by_config.values():
+        if spent_before + rnd.wall_s >= design.budget_s and ran:
+            say(f"look {rnd.look}: the {design.budget_s / 60:.0f} min budget is spent; "
+                f"{len(cells) - ran} planned cells are not run (the look judges the seeds "
+                "that ran)")
+            break
+        start = time.monotonic()
+        runner.obtain(plan.suite, group, f"{plan.suite.name} settle look {rnd.look}")
+        rnd.wall_s += time.monotonic() - start
+        ran += len(group)
+        settle.write(runner.store, plan, design)
+    return ran
 
 
 def _plan_round(plan: Plan, reader: Runner, design: Design, workers: int,

@@ -51,6 +51,13 @@ class Verdict:
         return self.verdict in (CONTRADICTED, INCONCLUSIVE) or self.writeup_ok is False
 
     @property
+    def label(self) -> str:
+        """The verdict as a reader sees it: "supported (conceptual replication)" for a
+        relative claim judged on the suite's own data (scale.py)."""
+        return f"{self.verdict} (conceptual replication)" if self.evidence.get("conceptual") \
+            else self.verdict
+
+    @property
     def compared(self) -> str:
         """What was compared, in a few words: "66.9 vs 81.22 ± 0.32"."""
         return self.evidence.get("compared", "")

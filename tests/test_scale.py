@@ -104,16 +104,27 @@ def test_what_no_tier_reproduces_makes_every_tier_differ(toy: Path, tmp_path: Pa
     suite = load_suite(str(toy))
     assert [d.key for d in deviations(resolve(suite, "full"))] == ["data"]
     full = report(toy, tmp_path / "f.sqlite", "full")
-    by_id = {v.id: v for v in full.claims}
-    # no bigger tier of this suite could decide it: not testable by this suite, not "not
-    # comparable" (which promises another tier), and listed apart from the flagged
-    reason = by_id["a-beats-b"].reason
-    assert by_id["a-beats-b"].verdict == NOT_TESTABLE and not by_id["a-beats-b"].flagged
-    assert reason.startswith("Not testable by this suite: it depends on what no tier "
-                             "reproduces (data: our own data (the write-up's is not "
-                             "reproduced))"), reason
-    assert "At this tier (" in reason  # what the tier's numbers showed is kept
-    assert by_id["a-beats-b"] in full.unjudged and by_id["a-beats-b"] not in full.flags
+    by_id = {v.id: v for v in [*full.claims, *full.table_verdicts]}
+    # a reproduced number against the write-up's: no bigger tier of this suite could
+    # decide it: not testable by this suite, not "not comparable" (which promises another
+    # tier), and listed apart from the flagged
+    cell = by_id["main/A/score"]
+    assert cell.verdict == NOT_TESTABLE and not cell.flagged
+    assert cell.reason.startswith("Not testable by this suite: it depends on what no tier "
+                                  "reproduces (data: our own data (the write-up's is not "
+                                  "reproduced))"), cell.reason
+    assert "At this tier (" in cell.reason  # what the tier's numbers showed is kept
+    assert cell in full.unjudged and cell not in full.flags
+    # an ordering of two of the suite's own arms is still tested, as a conceptual
+    # replication on its data, labelled so, and in the claims' Holm family
+    claim = by_id["a-beats-b"]
+    assert claim.verdict in JUDGED and claim.evidence["conceptual"]
+    assert claim.label == f"{claim.verdict} (conceptual replication)"
+    assert claim.reason.startswith("Conceptual replication: as a reproduction this claim is "
+                                   "not testable by this suite (it depends on what no tier "
+                                   "reproduces"), claim.reason
+    assert claim.p_holm is not None
+    assert by_id["a-beats-b/size"].verdict == NOT_TESTABLE  # against the write-up's size
     assert by_id["size-deterministic"].verdict in JUDGED  # depends on spread only
 
 

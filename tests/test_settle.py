@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import harness.settle_run
 from harness import settle
 from harness.cli import main
 from harness.settle import Design, Round
@@ -71,6 +72,7 @@ def test_settle_adds_seeds_to_the_cells_of_undecided_verdicts_only(
             assert v.evidence["settled"]["looks"] == 3
         else:  # untouched: as the tier's own seeds judged it
             assert (v.verdict, v.reason) == (old[v.id].verdict, old[v.id].reason)
+    assert any(line.startswith("Settled with added seeds: ") for line in after.summary)
     assert after.provenance["settle"].startswith(f"{len(design.rounds)} of 3 looks")
 
 
@@ -108,6 +110,27 @@ def test_settle_within_no_budget_adds_nothing_and_says_why(noisy_toy: Path, tmp_
     out = capsys.readouterr().out
     assert "does not fit" in out and "no seeds added" in out
     assert stored_design(store).rounds == []
+
+
+def test_a_round_slower_than_planned_stops_at_the_budget(noisy_toy: Path, tmp_path: Path,
+                                                         capsys, monkeypatch):
+    """Stored cell times may come from a faster machine: once the budget's wall time is
+    spent no further configuration starts, and the look keeps the seeds that ran."""
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "settle.sqlite"
+    write_reference(noisy_toy, tmp_path / "ref.sqlite", capsys)
+    monkeypatch.setattr(settle, "cell_seconds", lambda results: lambda config: 1e-6)
+    ticks = iter(range(10**6))  # a clock on which every configuration takes 1 s
+    monkeypatch.setattr(harness.settle_run.time, "monotonic", lambda: float(next(ticks)))
+    assert settle_cli(noisy_toy, store, "--budget", "0.5s") == 0
+    out = capsys.readouterr().out
+    assert "budget is spent" in out and "planned cells are not run" in out
+    design = stored_design(store)
+    [first] = design.rounds
+    with Store(store) as s:
+        ran = s.records(sorted(first.cells))
+    assert first.done and ran and len(ran) == len(first.cells)
+    assert len({r.params["arm"] for r in ran}) == 1  # one configuration, then the stop
 
 
 def test_settle_needs_a_committed_reference(toy: Path, tmp_path: Path, capsys):
