@@ -270,16 +270,16 @@ def next_seeds(have: list[int], tier_seeds: list[int], n: int) -> list[int]:
 
 
 def cell_seconds(results: Results) -> Callable[[dict], float]:
-    """Seconds one more seed of a configuration takes: the median of its stored cells'
-    times (the median over every cell where it has none)."""
-    import statistics
-
+    """Seconds one more seed of a configuration may take: the longest of its stored
+    cells (the longest over every cell where it has none). The longest, not a typical
+    one: a cell that reuses a cached calibration takes seconds where one that computes
+    it takes minutes, and a budget is better kept than overrun."""
     every = [r.wall_s for r in results.records if r.wall_s]
-    fallback = statistics.median(every) if every else 60.0
+    fallback = max(every) if every else 60.0
 
     def seconds(config: dict) -> float:
         own = [r.wall_s for r in results.records_of(config) if r.wall_s]
-        return statistics.median(own) if own else fallback
+        return max(own) if own else fallback
 
     return seconds
 
