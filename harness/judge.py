@@ -64,6 +64,7 @@ from .verdict import (  # noqa: F401  (re-exported: the report and scale import 
     about,
     fmt,
 )
+from .write_up_checks import spread_reading
 
 # Why a verdict is "not run" when its configuration is not in the plan at all (true of a
 # tier without it and of a --where cut; a --seeds cut keeps every configuration).
@@ -125,9 +126,20 @@ class Judge:
     def lookup_stats(self, table_id: str, row_label: str, col_key: str
                      ) -> tuple[float, float | None, int | None]:
         """A reported cell as (mean, SD, runs), for propagate.py."""
-        r = stats.parse_reported(self.claims.reported_text(table_id, row_label, col_key))
-        n = self.reported_n(self._table(table_id))
+        table = self._table(table_id)
+        col = next((c for c in table.columns if c.key == col_key), None) if table else None
+        n = self.reported_n(table)
+        r, _ = self.read(self.claims.reported_text(table_id, row_label, col_key),
+                         col.metric if col else None, n)
         return r.mean, (r.sd(n) if n and r.spread is not None else None), n
+
+    def read(self, text: str, metric: str | None, n: int | None
+             ) -> tuple[stats.Reported, str | None]:
+        """A reported number as every verdict reads it, with the sentence that says why
+        when its ± is read as a standard error (write_up_checks.spread_reading)."""
+        rep = stats.parse_reported(text)
+        why = spread_reading(self.claims, metric, rep, n)
+        return (dataclasses.replace(rep, spread_kind="se") if why else rep), why
 
     def reported_for(self, metric: str, where: dict, index: int | None
                      ) -> tuple[stats.Reported, int | None] | None:
@@ -142,8 +154,8 @@ class Judge:
                     cell_where = {**row.where, **col.where}
                     cell_index = row.index if row.index is not None else col.index
                     if cell_where == where and cell_index == index:
-                        return (stats.parse_reported(reported_str(row.reported[col.key])),
-                                self.reported_n(table))
+                        n = self.reported_n(table)
+                        return self.read(reported_str(row.reported[col.key]), metric, n)[0], n
         return None
 
     # ------------------------------------------------------------ seeds
@@ -267,7 +279,8 @@ class Judge:
                     ) -> TableCell:
         raw = row.reported.get(col.key)
         text = None if raw is None else reported_str(raw)
-        reported = stats.parse_reported(text) if text else None
+        reported, reading = self.read(text, col.metric, self.reported_n(table)) if text \
+            else (None, None)
         where = {**row.where, **col.where}
         key = f"table[{t}].row[{r}]"
         if col.param:
@@ -298,6 +311,9 @@ class Judge:
             cell.chance = self._chance_verdict(f"{vid}/chance", quote, sel, reported,
                                                self.reported_n(table), chance, better,
                                                col.metric, index)
+        for v in cell.verdicts if reading else ():
+            v.reason += f" {reading}"
+            v.evidence["spread_read_as"] = "se"
         return cell
 
     def _chance_verdict(self, vid: str, quote: str, sel: Selection, rep: stats.Reported,

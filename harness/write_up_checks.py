@@ -18,6 +18,7 @@ The arithmetic lives in ``forensics.py``; this module finds the numbers.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -139,6 +140,31 @@ def _cell_findings(claims: ClaimsSpec, spec: SuiteSpec, table: TableSpec, row: R
     if derived:
         found.append(recompute(derived, claims, mean))
     return found
+
+
+def spread_reading(claims: ClaimsSpec, metric: str | None, rep, n: int | None
+                   ) -> str | None:
+    """The one reading of an unlabelled "± x" that the verdicts share with these checks:
+    None (an SD, the default) unless GRIMMER on the metric's grid finds the spread
+    impossible as a sample or population SD and possible as a standard error; then the
+    sentence that says so, and the number is an SE wherever it is read."""
+    grid = claims.forensics.get(metric) if metric else None
+    if grid is None or grid.step is None or not n or n < 2 or rep.spread is None \
+            or rep.spread_kind != "sd" or _readings(rep) != tuple(fx.READINGS):
+        return None
+    finding = _grimmer(rep.mean_text, rep.spread_text, n, grid.step_value, grid.low,
+                       grid.high)
+    if finding.outcome != fx.CONSISTENT or \
+            not finding.arithmetic.startswith("as a standard error"):
+        return None
+    return (f"The write-up's ± {rep.spread_text} is read as a standard error: as an SD of "
+            f"{n} runs it is impossible (GRIMMER: {finding.arithmetic}).")
+
+
+@functools.lru_cache(maxsize=256)
+def _grimmer(mean: str, spread: str, n: int, step, low, high) -> fx.Finding:
+    return fx.grimmer(fx.Printed.parse(mean), fx.Printed.parse(spread), n, step,
+                      tuple(fx.READINGS), False, low, high)
 
 
 def _readings(rep) -> tuple[str, ...]:
