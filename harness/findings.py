@@ -7,7 +7,8 @@ reported over them, with its direction; the contradicted claims by id; and how m
 verdicts this suite cannot test or leaves to another tier; and how many inconclusive
 verdicts no number of seeds could settle (the write-up's own uncertainty is wider than
 the margin), which more runs of this suite would not change; and how many verdicts a
-settle run decided with added seeds.
+settle run decided with added seeds; and which configurations' seeds mix regimes (a
+per-seed choice, such as a calibrated lambda, that not all seeds made alike).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
         gaps = column_gaps(result)
         lines.append(f"Table '{result.spec.title}': {_tally(verdicts)}{_undecidable(verdicts)}"
                      + (f"; {'; '.join(gaps)}." if gaps else "."))
+    mixtures: dict[str, int] = {}
+    for v in [*claims, *(v for r in tables for c in r.cells.values() for v in c.verdicts)]:
+        for text in v.evidence.get("mixture", []):
+            mixtures[text] = mixtures.get(text, 0) + 1
+    for text, count in mixtures.items():
+        lines.append(f"Mixed regimes: {text}; {count} verdicts rest on these seeds.")
     settled = [v for v in [*claims, *(v for r in tables for c in r.cells.values()
                                       for v in c.verdicts)] if "settled" in v.evidence]
     if settled:

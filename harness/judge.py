@@ -54,6 +54,7 @@ from .specs import (
     reported_str,
 )
 from .verdict import (  # noqa: F401  (re-exported: the report and scale import them here)
+    JUDGED,
     NOT_COMPARABLE,
     NOT_RUN,
     NOT_TESTABLE,
@@ -176,9 +177,33 @@ class Judge:
             read, self._read = self._read, None
         verdicts = made.verdicts if isinstance(made, TableCell) else \
             [made] if isinstance(made, Verdict) else []
+        mixed = self._mixtures(read)
         for v in verdicts:
             v.evidence["configs"] = list(read)
+            if mixed and v.verdict in JUDGED:
+                v.evidence["mixture"] = mixed
+                v.reason += (f" The seeds mix regimes: {'; '.join(mixed)}; a mean over them "
+                             "pools different choices, not one process's noise.")
         return made
+
+    def _mixtures(self, configs: list[dict]) -> list[str]:
+        """Per configuration read, each per-seed choice (``per_seed = "choice"``) its seeds
+        did not all make alike: "lambda_chosen 0.09 in seed 0, 0.27 in seeds 1, 2"."""
+        out = []
+        choices = [name for name, m in self.spec.metrics.items() if m.per_seed == "choice"]
+        for config in configs:
+            for name in choices:
+                sel = self.results.select(config, name, None, f"{self.file}: mixture")
+                if sel.n < 2 or is_constant(sel.values):
+                    continue
+                groups: dict[float, list] = {}
+                for value, seed in zip(sel.values, sel.seeds or range(sel.n), strict=True):
+                    groups.setdefault(float(value), []).append(seed)
+                parts = [f"{fmt(value)} in seed{'s' if len(seeds) > 1 else ''} "
+                         f"{', '.join(map(str, seeds))}" for value, seeds in groups.items()]
+                label = " ".join(f"{k}={v}" for k, v in config.items())
+                out.append(f"{name} of {label} is {', '.join(parts)}")
+        return out
 
     def bounds(self, metric: str | None) -> tuple[float, float] | None:
         """The values ``metric`` can take (suite.toml ``bounds``), if declared."""

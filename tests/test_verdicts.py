@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from pydantic import ValidationError
 
 from harness import stats
@@ -786,3 +787,27 @@ def test_a_directional_verdict_prints_the_interval_of_its_effect(plan):
     mean_low, mean_high = stats.mean_ci(s.mean, s.sd, s.n, level)
     assert (low, high) == pytest.approx((mean_low - 9.0, mean_high - 9.0))
     assert low < v.evidence["effect"] < high
+
+
+def test_seeds_that_made_different_choices_are_named_a_mixture(toy: Path, tmp_path: Path):
+    """A per-seed choice (``per_seed = "choice"``, e.g. a calibrated lambda) that the seeds
+    of a configuration did not all make alike: every verdict on that configuration names
+    the mixture, and the summary says how many rest on it (issue 25)."""
+    from harness.plan import resolve
+    from harness.report import build
+    from harness.runner import Runner
+    from harness.store import Store
+    from harness.suite import load_suite
+    from tests.test_suite_validation import edit
+
+    edit(toy / "suite.toml", "size = {}", 'size = {}\npicked = { per_seed = "choice" }')
+    edit(toy / "task.py", '        "size": 100.0', '        "picked": float(params["seed"] % 2),\n'
+                                               '        "size": 100.0')
+    plan = resolve(load_suite(str(toy)), "smoke")
+    with Store(tmp_path / "s.sqlite") as store:
+        model = build(Runner(store, torch.device("cpu"), None, progress=False).run(plan), "x")
+    by_id = {v.id: v for v in [*model.claims, *model.table_verdicts]}
+    text = "picked of arm=a is 0 in seeds 0, 2, 1 in seed 1"
+    assert text in by_id["main/A/score"].evidence["mixture"]
+    assert "The seeds mix regimes: " in by_id["main/A/score"].reason
+    assert any(line.startswith(f"Mixed regimes: {text}") for line in model.summary)
