@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 # Only the standard library at the top: `--help` and `--version` must not wait for torch.
 # Each command imports the harness modules it needs.
-from . import settle_cli
+from . import recipe_cli, settle_cli
 from .errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
@@ -209,6 +209,9 @@ def parser() -> argparse.ArgumentParser:
 
     settle_cli.add_parser(sub)
     p = sub.choices["settle"]
+    _store_option(p)
+    _execution(p)
+    p = recipe_cli.add_parser(sub)
     _store_option(p)
     _execution(p)
 
@@ -921,6 +924,8 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_forget(args)
     if args.command == "settle":
         return settle_cli.cmd_settle(args, _runner, _update_command)
+    if args.command == "recipe":
+        return recipe_cli.cmd_recipe(args, _runner, _update_command)
     if args.command == "export":
         return cmd_export(args)
     if args.command == "coverage":

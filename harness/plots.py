@@ -206,3 +206,38 @@ def plot_sensitivity(cells: list, title: str, path: Path, max_panels: int = 12) 
     fig.suptitle(_plain(title), fontsize=10)
     _save(fig, path, 80)
     return True
+
+
+def plot_recipe(section, path: Path) -> bool:
+    """A recipe search (recipe_report.RecipeSection): each trial's distance to the fitted
+    numbers (RMS z, log scale) with the best so far, and each choice's importance."""
+    if not section.trajectory:
+        return False
+    panels = 2 if section.importances else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.2), squeeze=False)
+    ax = axes[0][0]
+    trials = [t for t, _ in section.trajectory]
+    dist = np.array([d for _, d in section.trajectory])
+    ax.scatter(trials, dist, s=12, color="tab:blue", label="trial (one seed)")
+    ax.step(trials, np.minimum.accumulate(dist), where="post", color="black", lw=1,
+            label="best so far")
+    from .recipe import MATCH  # noqa: PLC0415  (plots imports no harness module at load)
+    ax.axhline(MATCH, color="tab:green", lw=1, ls="--", label=f"RMS z = {MATCH:g}")
+    if dist.max() / max(dist.min(), 1e-9) > 20:
+        ax.set_yscale("log")
+    ax.set_xlabel("trial", fontsize=8)
+    ax.set_ylabel("RMS z to the fitted numbers", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if panels == 2:
+        names = list(section.importances)
+        ax = axes[0][1]
+        ax.barh(range(len(names)), [section.importances[n] for n in names], color="tab:blue")
+        ax.set_yticks(range(len(names)), [_plain(n) for n in names], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("importance (fANOVA share of the distance's variance)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("Recipe search", fontsize=10)
+    _save(fig, path, 80)
+    return True

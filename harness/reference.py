@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from . import settle
+from . import recipe, settle
 from .errors import SparsebenchError
 from .reference_file import read_json
 from .regress import snapshot
@@ -50,6 +50,11 @@ def make(run: RunResult, command: str) -> dict:
         snap["records"] += [_record_dict(r, images) for r in run.settle_records]
         snap["settle"] = json.loads(run.settle.to_json())
         snap["settle_provenance"] = provenance(run.settle_records)
+    if run.recipe is not None and run.recipe_records:
+        # the cells a recipe search ran (stage "recipe") and its log (recipe.py)
+        snap["records"] += [_record_dict(r, images) for r in run.recipe_records]
+        snap["recipe"] = json.loads(run.recipe.to_json())
+        snap["recipe_provenance"] = provenance(run.recipe_records)
     return snap
 
 
@@ -131,6 +136,9 @@ def fill(store: Store, ref: dict, suite: Suite) -> int:
     found = records(ref, suite)
     for record in found:
         store.put(record)
+    if "recipe" in ref:
+        store.set_meta(recipe.meta_key(suite.name, ref["tier"]),
+                       json.dumps(ref["recipe"], sort_keys=True))
     if "settle" in ref:
         store.set_meta(settle.meta_key_for(suite.name, ref["tier"]),
                        json.dumps(ref["settle"], sort_keys=True))

@@ -15,7 +15,7 @@ from tabulate import tabulate
 from . import atomic
 from .landing import LEGEND, SUMMARY, earlier_reports, suite_cards, summary
 from .md_text import md_code, md_escape
-from .plots import plot_curves, plot_sensitivity, plot_table, plot_tiles
+from .plots import plot_curves, plot_recipe, plot_sensitivity, plot_table, plot_tiles
 from .report import (
     MARKS,
     SEED_STATS_HEADERS,
@@ -117,6 +117,9 @@ def write_suite_report(model: ReportModel, out_dir: Path) -> dict[str, Path]:
         cells = [c for c in model.sensitivity if c.sweep is sweep and c.moved]
         if plot_sensitivity(cells, f"Where {sweep.choice!r} lands ({sweep.param})", path):
             keep(f"sensitivity-{i}", path)
+    path = plot_dir / "recipe.png"
+    if model.recipe is not None and plot_recipe(model.recipe, path):
+        keep("recipe", path)
     model = replace(model, plots=plots)
     tuning_rows, failed_rows = _rows(model)
     write_up_rows = [[f"{CHECK_MARKS[c.outcome]} {c.outcome}", c.cell, c.check, c.arithmetic,

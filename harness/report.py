@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import findings, scale, settle
+from . import findings, recipe_report, scale, settle
 from .aggregate import Results
 from .headlines import headline_claims
 from .judge import (
@@ -28,6 +28,7 @@ from .judge import (
 )
 from .judged import judge_run
 from .margins import RULE
+from .recipe_report import RecipeSection
 from .runner import RunResult
 from .scale import NOT_COMPARABLE
 from .sensitivity import SweepCell, analyse, annotate
@@ -132,6 +133,7 @@ class ReportModel:
     headlines: list | None = None  # headlines.HeadlineClaim of claims.toml; None: unreadable
     write_up_checks: list[WriteUpCheck] = field(default_factory=list)  # write_up_checks.py
     sensitivity: list[SweepCell] = field(default_factory=list)  # sensitivity.py
+    recipe: RecipeSection | None = None  # the recipe search (recipe_report.py)
     summary: list[str] = field(default_factory=list)  # findings.py: generated sentences
     unjudged: list[Verdict] = field(default_factory=list)  # not run, not testable, ...
 
@@ -277,6 +279,8 @@ def build(run: RunResult, command: str) -> ReportModel:
     claims = _with_sizes(claims, sizes)
     swept = analyse(judge, table_results, suite.spec.sensitivity, run.sensitivity)
     annotate(swept, table_results)
+    searched = recipe_report.build(plan, run.recipe, run.recipe_records)
+    recipe_report.annotate(searched, table_results)
     counts = Counter(v.verdict for v in claims)
     table_counts = Counter(v.verdict for v in table_verdicts)
     unknown = (set(counts) | set(table_counts)) - set(VERDICT_ORDER)
@@ -349,6 +353,7 @@ def build(run: RunResult, command: str) -> ReportModel:
         headlines=headline_claims(suite.folder),
         write_up_checks=check_write_up(suite.claims, suite.spec),
         sensitivity=swept,
+        recipe=searched,
     )
 
 

@@ -21,11 +21,12 @@ import optuna
 import torch
 from tqdm import tqdm
 
-from . import settle
+from . import recipe, settle
 from .artifacts import folder_for
 from .errors import SparsebenchError
 from .executors import Job, LocalExecutor
 from .plan import Cell, Plan, group_key
+from .recipe import Search
 from .settle import Design
 from .store import CellRecord, Store, check_writable
 from .suite import Suite
@@ -55,6 +56,9 @@ class RunResult:
     # a settle run of this tier (settle.py): its design and the cells it added
     settle: Design | None = None
     settle_records: list[CellRecord] = field(default_factory=list)
+    # a recipe search of this tier (recipe.py): its log and the cells it ran
+    recipe: Search | None = None
+    recipe_records: list[CellRecord] = field(default_factory=list)
 
     @property
     def read_back(self) -> int:
@@ -320,8 +324,14 @@ class Runner:
         swept = self._sweeps(plan, tuned)
         design = settle.read(self.store, plan) if plan.whole is None else None
         added = self.store.records(sorted(design.cell_ids())) if design else []
+        search = None
+        text = self.store.get_meta(recipe.meta_key(plan.suite.name, plan.tier)) \
+            if plan.whole is None else None
+        if text:
+            search = Search.from_dict(json.loads(text))
+        tried = self.store.records(sorted(search.cell_ids())) if search else []
         return RunResult(plan, tuning, records, self.executed, self.executed_failed, swept,
-                         design, added)
+                         design, added, search, tried)
 
     def obtain(self, suite: Suite, cells: list[Cell], label: str) -> list[CellRecord]:
         """Records of ``cells`` outside a tier's grid (settle's added seeds): read from

@@ -196,6 +196,49 @@ class SensitivitySpec(Strict):
     why: Annotated[str, Field(min_length=1)]  # why this choice could move the numbers
 
 
+class RecipeChoice(Strict):
+    """One choice the write-up leaves unstated, as a search space: ``values`` (a list of
+    candidates) or a range ``low``..``high`` (``log`` scale, ``integer``); ``why`` says
+    where the candidates come from (the field's conventions, a library's default, the
+    data set's standard split, the write-up's forensics)."""
+
+    values: list[Scalar] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    why: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RecipeChoice:
+        ranged = self.low is not None or self.high is not None
+        if (self.values is None) == (not ranged):
+            raise ValueError("give either values = [...] or low and high")
+        if ranged and (self.low is None or self.high is None or not self.high > self.low):
+            raise ValueError("a range needs low < high")
+        if ranged and self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        if self.values is not None and not self.values:
+            raise ValueError("values must not be empty")
+        return self
+
+
+class RecipeSpec(Strict):
+    """The recipe search (``sparsebench recipe``, harness/recipe.py): the open choices as
+    a space, the tables whose reported numbers it fits and those it holds out."""
+
+    space: Annotated[dict[Name, RecipeChoice], Field(min_length=1)]
+    fit: Annotated[list[Name], Field(min_length=1)]  # table ids the distance is taken on
+    check: list[Name] = []  # table ids held out (the claims are always checked)
+    where: Where = {}  # the main configurations searched (default: all)
+    trials: Annotated[int, Field(ge=1, le=10_000)] = 40
+    best: Annotated[int, Field(ge=1, le=20)] = 3  # closest recipes re-run with every seed
+    seed: int = 0  # the sampler's
+    # trials asked before any is told (one round runs together); fixed here, not by the
+    # machine's workers, so that the same search asks the same recipes everywhere
+    parallel: Annotated[int, Field(ge=1, le=64)] = 4
+
+
 class SuiteSpec(Strict):
     title: str
     writeup: str
@@ -213,6 +256,7 @@ class SuiteSpec(Strict):
     tiers: Annotated[dict[Name, TierSpec], Field(min_length=1)]
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
     sensitivity: list[SensitivitySpec] = []  # some of the choices, tried at other values
+    recipe: RecipeSpec | None = None  # the open choices searched for the reported numbers
     scale: ScaleSpec | None = None  # the write-up's own settings
     # Factors whose values train twins: cells that differ only in these share seed, data
     # order and initialisation (the task guarantees it), so claims across them are paired.

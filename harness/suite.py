@@ -271,6 +271,20 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
             if factor not in spec.factors or value not in spec.factors[factor]:
                 raise SpecError(path, f"{key}.where.{factor}", f"not a value of the main "
                                 f"grid's factors {dict(spec.factors)}")
+    if spec.recipe:
+        for name, choice in spec.recipe.space.items():
+            if name not in spec.params:
+                raise SpecError(path, f"recipe.space.{name}", "not a key of [params] (a "
+                                "factor or the tuned parameter cannot be searched)")
+            for j, value in enumerate(choice.values or []):
+                if not _same_type(value, spec.params[name]):
+                    raise SpecError(path, f"recipe.space.{name}.values[{j}]", f"{value!r} is "
+                                    f"not of the type of params.{name} "
+                                    f"({spec.params[name]!r})")
+        for factor, value in spec.recipe.where.items():
+            if factor not in spec.factors or value not in spec.factors[factor]:
+                raise SpecError(path, f"recipe.where.{factor}", f"not a value of the main "
+                                f"grid's factors {dict(spec.factors)}")
     all_factors = spec.factor_values()
     names = [g.name for g in spec.grid]
     for i, grid in enumerate(spec.grid):
@@ -450,6 +464,12 @@ def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
         if metric not in spec.metrics:
             problems.add(f"forensics.{metric}", f"no task metric {metric!r}; the suite's "
                          f"metrics are {sorted(spec.metrics)}")
+    every_table = {table.id for table in claims.table}
+    for side in ("fit", "check"):
+        for i, tid in enumerate(getattr(spec.recipe, side) if spec.recipe else []):
+            if tid not in every_table:
+                problems.add(f"suite.toml recipe.{side}[{i}]", f"no table {tid!r} in "
+                             f"claims.toml; its tables are {sorted(every_table)}")
     table_ids: set[str] = set()
     for t, table in enumerate(claims.table):
         if table.id in table_ids:
