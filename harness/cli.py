@@ -215,6 +215,11 @@ def parser() -> argparse.ArgumentParser:
     _store_option(p)
     _execution(p)
 
+    p = sub.add_parser("new", help="a new suite folder (suite.toml, claims.toml, task.py) "
+                                   "that runs at once, to edit into a write-up's")
+    p.add_argument("folder", type=Path, help="the folder to create, e.g. suites/my_suite")
+    p.add_argument("--writeup", help="the write-up's file name (default: <folder name>.txt)")
+
     p = sub.add_parser("forget", help="remove a suite's cells from the store")
     p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
                    help="the suite whose cells to remove (required; repeatable)")
@@ -922,6 +927,14 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_verify(args)
     if args.command == "forget":
         return cmd_forget(args)
+    if args.command == "new":
+        from .scaffold import create
+
+        for path in create(args.folder, args.writeup):
+            print(f"wrote {path}")
+        print(f"next: sparsebench reproduce --suite {args.folder} --tier smoke "
+              "(then edit the three files; docs/writing-a-suite.md)")
+        return 0
     if args.command == "settle":
         return settle_cli.cmd_settle(args, _runner, _update_command)
     if args.command == "recipe":
