@@ -228,100 +228,110 @@ def load_suites(names_or_paths: list[str]) -> list[Suite]:
 
 
 def _check_suite(path: Path, spec: SuiteSpec) -> None:
+    """Every problem of suite.toml against itself, all reported at once."""
+    problems = _Problems(path)
     overlap = set(spec.factors) & set(spec.params)
     if overlap:
-        raise SpecError(path, f"params.{sorted(overlap)[0]}", "is also a factor; name it once")
+        problems.add(f"params.{sorted(overlap)[0]}", "is also a factor; name it once")
     for key in ("default_tier", "reference"):
         tier = getattr(spec, key)
         if tier is not None and tier not in spec.tiers:
-            raise SpecError(path, key, f"{tier!r} is not one of the tiers {sorted(spec.tiers)}")
+            problems.add(key, f"{tier!r} is not one of the tiers {sorted(spec.tiers)}")
     known = set(spec.factors) | set(spec.params)
     for i, factor in enumerate(spec.paired):
         if factor not in spec.factor_values():
-            raise SpecError(path, f"paired[{i}]", f"unknown factor {factor!r}; factors are "
+            problems.add(f"paired[{i}]", f"unknown factor {factor!r}; factors are "
                             f"{sorted(spec.factor_values())}")
     if spec.tuning:
         t = spec.tuning
         if t.param in spec.factors:
-            raise SpecError(path, "tuning.param", f"{t.param!r} is a factor; it cannot be tuned")
+            problems.add("tuning.param", f"{t.param!r} is a factor; it cannot be tuned")
         for i, factor in enumerate(t.per):
             if factor not in spec.factors:
-                raise SpecError(path, f"tuning.per[{i}]", f"unknown factor {factor!r}; factors "
+                problems.add(f"tuning.per[{i}]", f"unknown factor {factor!r}; factors "
                                 f"are {sorted(spec.factors)}")
         if t.objective not in spec.metrics:
-            raise SpecError(path, "tuning.objective", f"unknown metric {t.objective!r}; "
+            problems.add("tuning.objective", f"unknown metric {t.objective!r}; "
                             f"metrics are {sorted(spec.metrics)}")
         for key in t.params:
             if key not in known:
-                raise SpecError(path, f"tuning.params.{key}", "unknown parameter")
+                problems.add(f"tuning.params.{key}", "unknown parameter")
     for i, sweep in enumerate(spec.sensitivity):
         key = f"sensitivity[{i}]"
         if sweep.choice not in spec.choices:
-            raise SpecError(path, f"{key}.choice", f"{sweep.choice!r} is not a key of "
+            problems.add(f"{key}.choice", f"{sweep.choice!r} is not a key of "
                             f"[choices]: {sorted(spec.choices)}")
         if sweep.param not in spec.params:
-            raise SpecError(path, f"{key}.param", f"{sweep.param!r} is not a key of [params]"
+            problems.add(f"{key}.param", f"{sweep.param!r} is not a key of [params]"
                             " (a factor or the tuned parameter cannot be swept)")
+            continue
         default = spec.params[sweep.param]
         for j, value in enumerate(sweep.values):
             if not _same_type(value, default):
-                raise SpecError(path, f"{key}.values[{j}]", f"{value!r} is not of the type "
+                problems.add(f"{key}.values[{j}]", f"{value!r} is not of the type "
                                 f"of params.{sweep.param} ({default!r})")
         for factor, value in sweep.where.items():
             if factor not in spec.factors or value not in spec.factors[factor]:
-                raise SpecError(path, f"{key}.where.{factor}", f"not a value of the main "
+                problems.add(f"{key}.where.{factor}", f"not a value of the main "
                                 f"grid's factors {dict(spec.factors)}")
     if spec.recipe:
         for name, choice in spec.recipe.space.items():
             if name not in spec.params:
-                raise SpecError(path, f"recipe.space.{name}", "not a key of [params] (a "
+                problems.add(f"recipe.space.{name}", "not a key of [params] (a "
                                 "factor or the tuned parameter cannot be searched)")
+                continue
             for j, value in enumerate(choice.values or []):
                 if not _same_type(value, spec.params[name]):
-                    raise SpecError(path, f"recipe.space.{name}.values[{j}]", f"{value!r} is "
+                    problems.add(f"recipe.space.{name}.values[{j}]", f"{value!r} is "
                                     f"not of the type of params.{name} "
                                     f"({spec.params[name]!r})")
         for factor, value in spec.recipe.where.items():
             if factor not in spec.factors or value not in spec.factors[factor]:
-                raise SpecError(path, f"recipe.where.{factor}", f"not a value of the main "
+                problems.add(f"recipe.where.{factor}", f"not a value of the main "
                                 f"grid's factors {dict(spec.factors)}")
     all_factors = spec.factor_values()
     names = [g.name for g in spec.grid]
     for i, grid in enumerate(spec.grid):
         if names.count(grid.name) > 1 or grid.name == "main":
-            raise SpecError(path, f"grid[{i}].name", f"{grid.name!r} is used twice or reserved")
+            problems.add(f"grid[{i}].name", f"{grid.name!r} is used twice or reserved")
         for key in grid.params:
             if key not in spec.params:
-                raise SpecError(path, f"grid[{i}].params.{key}", "unknown parameter; give its "
+                problems.add(f"grid[{i}].params.{key}", "unknown parameter; give its "
                                 "default in [params]")
     for tier_name, tier in spec.tiers.items():
         for i, name in enumerate(tier.grids or []):
             if name not in names:
-                raise SpecError(path, f"tiers.{tier_name}.grids[{i}]", f"no grid {name!r}; "
+                problems.add(f"tiers.{tier_name}.grids[{i}]", f"no grid {name!r}; "
                                 f"grids are {names}")
         for key in tier.params:
             if key not in spec.params:
                 hint = " (it is a factor: use tiers.<tier>.factors)" if key in spec.factors else ""
-                raise SpecError(path, f"tiers.{tier_name}.params.{key}",
+                problems.add(f"tiers.{tier_name}.params.{key}",
                                 f"unknown parameter{hint}")
         for key, values in tier.factors.items():
             if key not in all_factors or key == "grid":
-                raise SpecError(path, f"tiers.{tier_name}.factors.{key}",
+                problems.add(f"tiers.{tier_name}.factors.{key}",
                                 f"unknown factor; factors are {sorted(all_factors)}")
+                continue
             for i, value in enumerate(values):
                 if value not in all_factors[key]:
-                    raise SpecError(path, f"tiers.{tier_name}.factors.{key}[{i}]",
+                    problems.add(f"tiers.{tier_name}.factors.{key}[{i}]",
                                     f"{value!r} is not one of the factor's values "
                                     f"{all_factors[key]} (a tier narrows a grid, never adds)")
         if tier.tuning and not spec.tuning:
-            raise SpecError(path, f"tiers.{tier_name}.tuning", "the suite has no [tuning]")
+            problems.add(f"tiers.{tier_name}.tuning", "the suite has no [tuning]")
         if tier.tuning:
             for key in tier.tuning.params:
                 if key not in known:
-                    raise SpecError(path, f"tiers.{tier_name}.tuning.params.{key}",
+                    problems.add(f"tiers.{tier_name}.tuning.params.{key}",
                                     "unknown parameter")
-    _check_scale(path, spec)
-    check_param_types(path, spec)
+    for check in (_check_scale, check_param_types):
+        try:
+            check(path, spec)
+        except SpecError as err:
+            for _, key, message in problems_of(err):
+                problems.add(key, message)
+    problems.raise_any()
 
 
 def _check_scale(path: Path, spec: SuiteSpec) -> None:

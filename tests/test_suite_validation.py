@@ -367,3 +367,17 @@ def test_rows_of_an_unknown_table_names_it_and_the_tables(toy: Path):
     message = str(err.value)
     assert message.startswith(str(toy / "claims.toml")), message
     assert "'mian'" in message and "['main']" in message, message
+
+
+def test_suite_toml_reports_every_problem_at_once(toy: Path):
+    """Fixing one problem of suite.toml must not reveal the next (issue 28): all of them
+    come in one error, each naming its key."""
+    from harness.spec_errors import problems_of
+
+    edit(toy / "suite.toml", 'task = "task:run"', 'task = "task:run"\ndefault_tier = "nope"')
+    edit(toy / "suite.toml", "[tiers.smoke]\nseeds = 3",
+         "[tiers.smoke]\nseeds = 3\nparams = { nosuch = 1 }")
+    with pytest.raises(SpecError) as err:
+        load_suite(str(toy))
+    keys = [key for _, key, _ in problems_of(err.value)]
+    assert "default_tier" in keys and "tiers.smoke.params.nosuch" in keys
