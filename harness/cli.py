@@ -672,7 +672,7 @@ def _fresh_store(args: argparse.Namespace) -> Iterator[None]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Re-run a random sample of a committed reference's main cells (harness/verify.py)
+    """Re-run a random sample of a committed reference's cells (harness/verify.py)
     with their stored parameters, tuned values included, and compare every number."""
     from . import machine, reference, verify
     from .plan import make_cell, resolve
@@ -699,8 +699,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if why:
         raise SparsebenchError(f"{path}: code: {why}, with: {update}")
     how = _verify_mode(args, suite, ref["records"])
+    factors = verify.config_keys(plan)
     sample = verify.choose(ref["records"], args.sample, args.seed, args.max_cell_seconds,
-                           None if how.exact else plan.factor_names)
+                           None if how.exact else factors)
     if not sample.chosen:
         if not sample.finished:
             raise SparsebenchError(f"{path}: records: no main cell of the reference finished")
@@ -711,11 +712,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise SparsebenchError(f"--max-cell-seconds {args.max_cell_seconds:g}: no "
                                f"{what.format(path)} {fastest:.3g} s)")
     configs = None if how.exact else len(
-        {verify.label(r["params"], plan.factor_names) for r in sample.chosen})
+        {verify.label(r["params"], factors) for r in sample.chosen})
     chosen = verify.describe(sample, args.sample, args.seed, args.max_cell_seconds, configs)
     print(f"{suite.name}: {chosen}")
-    keys = [*plan.factor_names, "seed"]
-    cells = [make_cell(suite, "main", r["params"]) for r in sample.chosen]
+    keys = [*factors, "seed"]
+    cells = [make_cell(suite, r["stage"], r["params"]) for r in sample.chosen]
     for cell, stored in zip(cells, sample.chosen, strict=True):
         if cell.id != stored["id"]:
             raise SparsebenchError(
@@ -752,7 +753,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         curves = {k for k, m in suite.spec.metrics.items() if m.kind == "curve"}
         rows = verify.compare_configs(sample.chosen, new, floors, deterministic, keys,
-                                      plan.factor_names, curves)
+                                      factors, curves)
     modes = ["exact" if all(exact) else "statistical"] * len(new)
     print(verify.table(rows))
     print(f"{suite.name}: {verify.summary(rows, len(cells), modes)} against {path}")

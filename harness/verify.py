@@ -50,10 +50,16 @@ class Row:
     verdict: str  # match, moved or failed
 
 
+# the stages a reference's numbers come from: the tier's own cells, the seeds a settle run
+# added, the recipe search's cells (tuning trials and sweeps only inform them)
+STAGES = ("main", "settle", "recipe")
+
+
 def eligible(records: list[dict], max_seconds: float | None = None) -> list[dict]:
-    """The reference's finished main cells, with ``max_seconds`` only those whose stored
-    wall time is at most that (the cheap ones, for a time-boxed check)."""
-    return [r for r in records if r["stage"] == "main" and r["status"] == "done"
+    """The reference's finished cells of the main, settle and recipe stages, with
+    ``max_seconds`` only those whose stored wall time is at most that (the cheap ones, for
+    a time-boxed check)."""
+    return [r for r in records if r["stage"] in STAGES and r["status"] == "done"
             and (max_seconds is None
                  or (r.get("wall_s") is not None and r["wall_s"] <= max_seconds))]
 
@@ -89,7 +95,7 @@ def describe(sample: Sample, k: int, seed: int, max_seconds: float | None,
              configs: int | None = None) -> str:
     """One line on what was chosen from what (``configs``: the number of whole
     configurations chosen, when configurations were drawn)."""
-    pool = f"{sample.eligible} finished main cells"
+    pool = f"{sample.eligible} finished cells"
     if max_seconds is not None:
         pool += (f" that took at most {max_seconds:g} s in the reference (of "
                  f"{sample.finished} finished)")
@@ -261,6 +267,14 @@ def summary(rows: list[Row], cells: int, modes: list[str]) -> str:
             f"{'; '.join(verdicts) or 'all match'} ({how})")
 
 
+def config_keys(plan: Plan) -> list[str]:
+    """What tells a reference's configurations apart: the plan's factors and, where the
+    suite has a recipe search, the choices it searched (a recipe's cells are configurations
+    of their own; a settle run's added seeds belong to the tier's)."""
+    space = plan.suite.spec.recipe.space if plan.suite.spec.recipe else {}
+    return [*plan.factor_names, *(k for k in space if k not in plan.factor_names)]
+
+
 def rerun(runner: Runner, plan: Plan, cells: list[Cell]) -> list[CellRecord]:
     """Obtain ``cells`` through the runner (batched where the task allows, on its
     executor, each stored as it ends), as ``Runner.run`` obtains a tier's main cells;
@@ -271,7 +285,7 @@ def rerun(runner: Runner, plan: Plan, cells: list[Cell]) -> list[CellRecord]:
     runner._suite = plan.suite  # the suite whose cells _obtain runs, as Runner.run sets it
     bar = Progress(f"{plan.suite.name} verify", len(cells), runner.progress and runner.execute)
     try:
-        found = runner._obtain(cells, bar, lambda c, r: label(c.params, [*plan.factor_names,
+        found = runner._obtain(cells, bar, lambda c, r: label(c.params, [*config_keys(plan),
                                                                          "seed"]))
     finally:
         bar.close()

@@ -164,3 +164,19 @@ def test_a_design_round_trips_through_json():
                [Round(1, ["x"], ["c1", "c2"], {"arm=a": [3, 4]}, 12.5, 11.0, True)])
     assert Design.from_dict(json.loads(d.to_json())) == d
     assert d.cell_ids(0) == set() and d.cell_ids(1) == {"c1", "c2"}
+
+
+def test_verify_samples_the_seeds_settle_added(noisy_toy: Path, tmp_path: Path, capsys,
+                                               monkeypatch):
+    """A reference extended by settle is verified over its added cells too (they are
+    numbers its report reads)."""
+    monkeypatch.chdir(tmp_path)
+    write_reference(noisy_toy, tmp_path / "ref.sqlite", capsys)
+    assert settle_cli(noisy_toy, tmp_path / "s.sqlite", "--budget", "10m", "--update") == 0
+    ref = json.loads((noisy_toy / "expected" / "smoke.json").read_text())
+    added = sum(r["stage"] == "settle" for r in ref["records"])
+    capsys.readouterr()
+    assert main(["verify", "--suite", str(noisy_toy), "--tier", "smoke", "--sample", "1000",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"verifying all {9 + added}" in out, out
