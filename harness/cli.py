@@ -706,7 +706,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not sample.finished:
             raise SparsebenchError(f"{path}: records: no main cell of the reference finished")
         fastest = min(r["wall_s"] or 0 for r in verify.eligible(ref["records"]))
-        what = ("finished main cell of {} took that little (the fastest took" if how.exact
+        what = ("finished cell of {} took that little (the fastest took" if how.exact
                 else "configuration of {} took that little in every seed (the fastest cell "
                 "took")
         raise SparsebenchError(f"--max-cell-seconds {args.max_cell_seconds:g}: no "

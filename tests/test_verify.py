@@ -78,7 +78,7 @@ def test_the_same_seed_chooses_the_same_cells_and_another_seed_others(suite: Pat
 
     # the command re-runs exactly the cells chosen
     code, out, _ = run(suite, capsys, "--sample", "3")
-    assert code == 0 and "3 cells chosen at random (seed 0) from the 9 finished main" in out
+    assert code == 0 and "3 cells chosen at random (seed 0) from the 9 finished cells" in out
     assert table_cells(out) == {label(r) for r in first.chosen}
     assert table_cells(run(suite, capsys, "--sample", "3", "--seed", "0")[1]) == \
         table_cells(out)
@@ -97,12 +97,12 @@ def test_max_cell_seconds_chooses_among_the_cells_that_were_that_fast(suite: Pat
 
     code, out, _ = run(suite, capsys, "--sample", "9", "--max-cell-seconds", "1")
     assert code == 0
-    assert ("--sample 9 is more than the 6 finished main cells that took at most 1 s in the "
+    assert ("--sample 9 is more than the 6 finished cells that took at most 1 s in the "
             "reference (of 9 finished): verifying all 6") in out
     assert table_cells(out) == {f"arm={a} seed={s}" for a in "bc" for s in range(3)}
 
     code, _, err = run(suite, capsys, "--sample", "2", "--max-cell-seconds", "0.1")
-    assert code == 2 and "--max-cell-seconds 0.1: no finished main cell" in err
+    assert code == 2 and "--max-cell-seconds 0.1: no finished cell" in err
     assert "the fastest took 0.5 s" in err
 
 
