@@ -698,9 +698,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     why = reference.stale(ref, suite)
     if why:
         raise SparsebenchError(f"{path}: code: {why}, with: {update}")
-    how = _verify_mode(args, suite, ref["records"])
+    how, here = _verify_mode(args, suite, ref["records"])
     factors = verify.config_keys(plan)
-    sample = verify.choose(ref["records"], args.sample, args.seed, args.max_cell_seconds,
+    # exactly: only the cells made on this machine class; else every cell, by distribution
+    pool = [r for r in ref["records"] if machine.comparison(r["fingerprint"], here).exact] \
+        if how.exact else ref["records"]
+    sample = verify.choose(pool, args.sample, args.seed, args.max_cell_seconds,
                            None if how.exact else factors)
     if not sample.chosen:
         if not sample.finished:
@@ -778,8 +781,12 @@ def _verify_mode(args: argparse.Namespace, suite, records: list[dict]):
     here = {**fingerprint(device), "machine_class": machine.machine_class(device),
             "cpu": machine.cpu_model()}
     here["threads"] = pinned_threads(suite, device) or here["threads"]
-    stored = next((r["fingerprint"] for r in records if r["stage"] == "main"), {})
-    return machine.comparison(stored, here)
+    # a reference extended later (settle, recipe) may hold cells of several machine
+    # classes: an exact comparison is possible when any was made on this one
+    same = next((r["fingerprint"] for r in records
+                 if machine.comparison(r["fingerprint"], here).exact), None)
+    stored = same or next((r["fingerprint"] for r in records if r["stage"] == "main"), {})
+    return machine.comparison(stored, here), here
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
