@@ -54,7 +54,7 @@ def run(plan: Plan, runner: Runner, reader: Runner, design: Design, workers: int
         say(f"look {pending.look} of {design.looks}: {len(cells)} cells for "
             f"{len(pending.targets)} verdicts ({', '.join(pending.targets)}), about "
             f"{pending.estimate_s / 60:.1f} min")
-        ran = _run_within(plan, runner, pending, cells, design, say)
+        ran = _run_within(plan, runner, pending, cells, design, workers, say)
         if ran < len(cells):  # out of budget: the look takes the seeds that ran
             pending.cells = [c.id for c in cells if runner.store.get(c.id) is not None]
         pending.done = True
@@ -62,17 +62,22 @@ def run(plan: Plan, runner: Runner, reader: Runner, design: Design, workers: int
 
 
 def _run_within(plan: Plan, runner: Runner, rnd: Round, cells: list, design: Design,
-                say: Callable[[str], None]) -> int:
-    """Run a round's cells one configuration at a time (a task's batches stay whole),
-    starting none once the budget's wall time is spent: the stored cell times that
-    planned the round may come from a faster machine. Returns how many cells ran."""
+                workers: int, say: Callable[[str], None]) -> int:
+    """Run a round's cells a chunk at a time (a task's batches stay whole), starting none
+    once the budget's wall time is spent: the stored cell times that planned the round
+    may come from a faster machine. Returns how many cells ran."""
     by_config: dict[str, list] = {}
     for cell in cells:
         key = settle.config_label({k: v for k, v in cell.params.items() if k != "seed"})
         by_config.setdefault(key, []).append(cell)
+    # a configuration's seeds in chunks of one batch (a task that trains seeds as one
+    # batched model) or one cell per worker: the budget is checked between chunks
+    size = runner.batch_size if plan.suite.task_batch is not None else max(workers, 1)
+    chunks = [group[i:i + size] for group in by_config.values()
+              for i in range(0, len(group), size)]
     spent_before = sum(r.wall_s for r in design.rounds if r is not rnd)
     ran = 0
-    for group in by_config.values():
+    for group in chunks:
         if spent_before + rnd.wall_s >= design.budget_s and ran:
             say(f"look {rnd.look}: the {design.budget_s / 60:.0f} min budget is spent; "
                 f"{len(cells) - ran} planned cells are not run (the look judges the seeds "
