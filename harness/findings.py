@@ -85,7 +85,8 @@ def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
     if settled:
         decided = sum(v.evidence["settled"]["decided"] for v in settled)
         looks = settled[0].evidence["settled"]["looks"]
-        lines.append(f"Settled with added seeds: {decided} of {len(settled)} verdicts the "
-                     f"tier's own seeds left inconclusive (each look at alpha/{looks}; "
-                     "see Provenance).")
+        lines.append(f"Settled with added seeds: {decided} of the {len(settled)} verdicts a "
+                     f"settle run targeted (inconclusive on the tier's own seeds) decided; "
+                     f"each look at alpha/{looks}, family-wise up to 2 alpha with the first "
+                     "read (see Provenance).")
     return lines

@@ -264,7 +264,8 @@ def _not_comparable(v: Verdict, plan: Plan, tiers: list[Plan], grids: set[str | 
                  if unmatched else "no tier of this suite runs the write-up's settings")
         runs = why.removeprefix("which ") if why.startswith("which ") else \
             f"is not comparable, {why}"
-        if relative and not unfit:
+        # only at the suite's reference tier: its answer, not a wiring or smoke run
+        if relative and not unfit and plan.tier == plan.suite.spec.reference:
             v.reason = (f"Conceptual replication: as a reproduction this claim is not "
                         f"testable by this suite ({cause}; tier {plan.tier} {runs}), so the "
                         "ordering it states is tested between this suite's own "
@@ -308,7 +309,8 @@ def apply(plan: Plan, claims: list[ClaimSpec], verdicts: list[Verdict],
         b = getattr(claim, "b", None)
         grids = {_grid_of(plan, claim.a)} | ({_grid_of(plan, b)} if b else set())
         wheres = [claim.a] + ([b] if b else [])
-        relative = claim.kind in RELATIVE_KINDS and b is not None and \
+        # two configurations of the suite (not two entries or strata of one)
+        relative = claim.kind in RELATIVE_KINDS and b is not None and b != claim.a and \
             not verdict.id.endswith("/size")
         _not_comparable(verdict, plan, tiers, grids, metrics[metric], stand,
                         _configs(results, wheres), relative)

@@ -8,10 +8,10 @@ uses a group-sequential design with Bonferroni boundaries:
 
 * ``looks`` (K) is fixed when a settle run starts, before any seed is added;
 * each look k = 1..K judges every verdict on all seeds so far at ``alpha / K`` (the
-  whole engine, Holm families included, at that level), so the chance that any of the
-  K looks decides a true null wrongly is at most ``K * alpha / K = alpha``, however the
-  seeds of each look were chosen from the looks before (a union bound needs no model of
-  how the looks depend on each other);
+  whole engine, Holm families included, at that level): by the union bound the chance
+  that any of the K looks decides a true null wrongly is at most ``alpha`` for seed
+  counts fixed before each look; settle's come from the previous look's power figure,
+  so the bound is measured (benchmarks/settle_error_rates.py), not proven;
 * a verdict settle set out to decide takes its first decisive look, or its last look
   when none decided it; every other verdict stays as look 0 judged it.
 
@@ -125,8 +125,8 @@ def settle_note(v: Verdict, look: int, looks: int, level: float, n: int | None) 
     v.evidence["settled"] = {"look": look, "looks": looks, "level": level,
                              "decided": decided}
     v.reason += (f" Settle look {look} of {looks}{seeds}, every look at "
-                 f"alpha/{looks} = {level:.3g} (Bonferroni over the settle run's looks: "
-                 "valid however its seeds were chosen): "
+                 f"alpha/{looks} = {level:.3g} (Bonferroni over the settle run's looks; "
+                 "family-wise up to 2 alpha with the first read, docs/verdicts.md): "
                  f"{'decided' if decided else 'still undecided'}.")
 
 

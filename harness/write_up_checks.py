@@ -146,12 +146,25 @@ def spread_reading(claims: ClaimsSpec, metric: str | None, rep, n: int | None
                    ) -> str | None:
     """The one reading of an unlabelled "± x" that the verdicts share with these checks:
     None (an SD, the default) unless GRIMMER on the metric's grid finds the spread
-    impossible as a sample or population SD and possible as a standard error; then the
+    impossible as a sample or population SD and possible as a standard error, and the
+    grid is consistent (GRIM) with every mean the write-up prints for the metric; then the
     sentence that says so, and the number is an SE wherever it is read."""
     grid = claims.forensics.get(metric) if metric else None
     if grid is None or grid.step is None or not n or n < 2 or rep.spread is None \
             or rep.spread_kind != "sd" or _readings(rep) != tuple(fx.READINGS):
         return None
+    # the grid must hold for the metric's other printed means too: a grid that makes
+    # them impossible (GRIM) cannot rule out the SD reading of this one
+    for table in claims.table:
+        if (table.reported_n or claims.source.reported_n) != n:
+            continue
+        for row in table.row:
+            for col in table.columns:
+                if col.metric == metric and col.key in row.reported:
+                    mean = fx.Printed.parse(parse_reported(
+                        reported_str(row.reported[col.key])).mean_text)
+                    if fx.grim(mean, n, grid.step_value).outcome == fx.INCONSISTENT:
+                        return None
     finding = _grimmer(rep.mean_text, rep.spread_text, n, grid.step_value, grid.low,
                        grid.high)
     if finding.outcome != fx.CONSISTENT or \

@@ -101,6 +101,7 @@ def test_what_no_tier_reproduces_makes_every_tier_differ(toy: Path, tmp_path: Pa
     edit(toy / "suite.toml", "[scale]\nparams = { spread = 0.5 }",
          "[scale]\nparams = { spread = 0.5 }\nunmatched = { data = \"our own data\" }")
     edit(toy / "suite.toml", "size = { depends_on = [] }", "size = { depends_on = ['spread'] }")
+    edit(toy / "suite.toml", 'task = "task:run"', 'task = "task:run"\nreference = "full"')
     suite = load_suite(str(toy))
     assert [d.key for d in deviations(resolve(suite, "full"))] == ["data"]
     full = report(toy, tmp_path / "f.sqlite", "full")
@@ -126,6 +127,10 @@ def test_what_no_tier_reproduces_makes_every_tier_differ(toy: Path, tmp_path: Pa
     assert claim.p_holm is not None
     assert by_id["a-beats-b/size"].verdict == NOT_TESTABLE  # against the write-up's size
     assert by_id["size-deterministic"].verdict in JUDGED  # depends on spread only
+    # below the reference tier nothing is judged as a conceptual replication either
+    smoke = {v.id: v for v in report(toy, tmp_path / "s.sqlite", "smoke").claims}
+    assert smoke["a-beats-b"].verdict != "supported" and \
+        "conceptual" not in smoke["a-beats-b"].evidence
 
 
 def stands_for_scale(toy: Path, requires: str, learned: str = "") -> None:

@@ -171,24 +171,28 @@ def test_a_derived_cell_is_bounded_inside_the_box_not_only_at_its_corners(toy: P
     assert found[("A", "recomputation")].outcome == outcome, found[("A", "recomputation")]
 
 
-def test_a_spread_impossible_as_an_sd_and_possible_as_an_se_is_read_as_an_se_by_the_verdicts():
-    """One reading of each number (issue 25): the forensics find FSB's '± 0.32' (3 runs
-    on a grid of 0.1 pp) impossible as an SD and possible as an SE; the verdicts read it
-    so too, and say why; a spread possible as an SD stays one."""
+def test_a_spread_impossible_as_an_sd_is_read_as_an_se_only_on_a_grid_its_column_allows():
+    """One reading of each number (issue 25): on dsb's assumed grid (3 runs, 0.1 pp) FSB's
+    '± 0.32' is impossible as an SD and possible as an SE, but the same grid makes the
+    column's other means impossible (GRIM), so it cannot rule the SD out: the verdicts
+    keep the SD reading. On a grid the whole column fits, the SE reading is taken and
+    said."""
     from harness.judge import Judge
     from harness.write_up_checks import spread_reading
 
     suite = load_suite("dsb_mnist1d")
     claims = suite.claims
-    fsb = spread_reading(claims, "test_acc", parse_reported("86.50% ± 0.32%"), 3)
+    assert spread_reading(claims, "test_acc", parse_reported("86.50% ± 0.32%"), 3) is None
+    only_fsb = claims.model_copy(deep=True)
+    for row in only_fsb.table[0].row:
+        if row.label != "FSB":
+            row.reported.pop("acc", None)
+    fsb = spread_reading(only_fsb, "test_acc", parse_reported("86.50% ± 0.32%"), 3)
     assert fsb is not None and fsb.startswith("The write-up's ± 0.32 is read as a standard "
                                               "error: as an SD of 3 runs it is impossible")
-    assert spread_reading(claims, "test_acc", parse_reported("81.22% ± 0.73%"), 3) is None
-    # labelled spreads and metrics without a grid are taken as written
-    assert spread_reading(claims, "test_acc", parse_reported("86.50 ± 0.32 (SD)"), 3) is None
-    assert spread_reading(claims, "sparsity_mean", parse_reported("86.50 ± 0.32"), 3) is None
+    assert spread_reading(only_fsb, "test_acc", parse_reported("86.50 ± 0.32 (SD)"), 3) is None
+    assert spread_reading(only_fsb, "sparsity_mean", parse_reported("86.50 ± 0.32"), 3) is None
     results = SimpleNamespace(plan=SimpleNamespace(suite=suite))  # read() needs none
-    judge = Judge(claims, results, "claims.toml")
-    rep, why = judge.read("86.50% ± 0.32%", "test_acc", 3)
+    rep, why = Judge(only_fsb, results, "claims.toml").read("86.50% ± 0.32%", "test_acc", 3)
     assert why == fsb and rep.spread_kind == "se"
     assert rep.sd(3) == pytest.approx(0.32 * 3**0.5)
