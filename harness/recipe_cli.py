@@ -45,14 +45,8 @@ def cmd_recipe(args: argparse.Namespace, runner_for, update_command) -> int:
                                "the open choices to search (docs/recipe-search.md)")
     tier = args.tier or suite.spec.reference or suite.spec.default_tier
     plan = resolve(suite, tier)
-    ref = reference.load(suite, tier)
     command = update_command(plan)
-    if ref is None:
-        raise SparsebenchError(f"{reference.path_for(suite, tier)}: no committed reference "
-                               f"to search from; write it with: {command}")
-    why = reference.stale(ref, suite)
-    if why:
-        raise SparsebenchError(f"{reference.path_for(suite, tier)}: {why}")
+    ref = reference.extendable(suite, tier, command, "search from")
     line = (f"sparsebench recipe --suite {suite.cli_name} --tier {tier} "
             f"--budget {args.budget}")
     with store_lock(args.store), Store(args.store) as store:

@@ -115,6 +115,20 @@ def load(suite: Suite, tier: str) -> dict | None:
     return ref if "records" in ref else None
 
 
+def extendable(suite: Suite, tier: str, command: str, what: str) -> dict:
+    """The committed reference of ``tier`` that a settle run or a recipe search extends;
+    a missing or stale one is an error naming ``command``, the one that writes it
+    (``what`` says what was to be done: "settle", "search from")."""
+    ref = load(suite, tier)
+    if ref is None:
+        raise SparsebenchError(f"{path_for(suite, tier)}: no committed reference to {what}; "
+                               f"write it with: {command}")
+    why = stale(ref, suite)
+    if why:
+        raise SparsebenchError(f"{path_for(suite, tier)}: {why}")
+    return ref
+
+
 def stale(ref: dict, suite: Suite) -> str | None:
     """Why the reference cannot stand for the suite's code, or None when it can."""
     made = (ref.get("code") or {}).get("digest")

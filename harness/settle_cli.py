@@ -47,14 +47,8 @@ def cmd_settle(args: argparse.Namespace, runner_for, update_command) -> int:
     suite = load_suites(args.suite)[0]
     tier = args.tier or suite.spec.reference or suite.spec.default_tier
     plan = resolve(suite, tier)
-    ref = reference.load(suite, tier)
     command = update_command(plan)
-    if ref is None:
-        raise SparsebenchError(f"{reference.path_for(suite, tier)}: no committed reference to "
-                               f"settle; write it with: {command}")
-    why = reference.stale(ref, suite)
-    if why:
-        raise SparsebenchError(f"{reference.path_for(suite, tier)}: {why}")
+    ref = reference.extendable(suite, tier, command, "settle")
     workers = args.workers if args.executor != "local" else 1
     with store_lock(args.store), Store(args.store) as store:
         reader = runner_for(args, store, execute=False)
