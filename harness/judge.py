@@ -887,9 +887,18 @@ def _interval(test: Test, values: np.ndarray, reference: float, level: float
     from scipy import stats as sps
 
     result = test(values, reference, "two-sided")
-    if not math.isfinite(result.statistic) or result.statistic == 0:
+    if result.statistic == 0:
+        # a difference of exactly 0 hides the SE in 0 / 0; the test is linear in the
+        # reference, so the same test against a shifted reference gives it back
+        shift = 1e-3 * max(abs(reference), float(np.max(np.abs(values), initial=0.0)), 1e-12)
+        probe = test(values, reference - shift, "two-sided")
+        if not (math.isfinite(probe.statistic) and probe.statistic != 0):
+            return result.diff, result.diff
+        se = probe.diff / probe.statistic
+    elif not math.isfinite(result.statistic):
         return result.diff, result.diff
-    se = result.diff / result.statistic
+    else:
+        se = result.diff / result.statistic
     half = float(sps.t.ppf(0.5 + level / 2, result.df)) * abs(se)
     return result.diff - half, result.diff + half
 

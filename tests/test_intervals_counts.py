@@ -124,3 +124,23 @@ def test_headline_counts_table_cells_with_the_claims(toy: Path, store_path: Path
     by_header = dict(zip(headers, row, strict=True))
     assert {k: int(by_header[k]) for k in VERDICT_ORDER} == total
     assert by_header["claims / table numbers"] == split[1:-1]
+
+
+# ------------------------------------------------------------------ a difference of 0
+
+
+@pytest.mark.parametrize("test", ["one_sample", "against_estimate"])
+def test_an_exactly_zero_difference_keeps_its_interval_width(test: str):
+    """Seeds whose mean equals the reported number exactly still carry their SE: the
+    interval of the difference is [-h, h], not the point [0, 0]."""
+    from harness import questions
+    from harness import stats as st
+    from harness.judge import _interval
+
+    values = np.array([0.8, 1.0, 1.2])
+    chosen = st.one_sample if test == "one_sample" else questions.against_estimate(0.1, 4.0)
+    low, high = _interval(chosen, values, 1.0, 0.95)
+    shifted = _interval(chosen, values, 1.0 - 1e-3, 0.95)  # a tiny non-zero difference
+    assert low < 0 < high
+    assert high - low == pytest.approx(shifted[1] - shifted[0], rel=1e-6)
+    assert (low + high) / 2 == pytest.approx(0.0, abs=1e-9)
