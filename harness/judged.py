@@ -15,6 +15,7 @@ from .correction import holm_by_family
 from .judge import Judge
 from .plan import Plan
 from .verdict import TableCell, TableResult, Verdict
+from .when_run import OtherRuns, judge_when_run
 
 
 @dataclass
@@ -46,15 +47,20 @@ class Judged:
         return None
 
 
-def judge_run(plan: Plan, results: Results, alpha: float | None = None) -> Judged:
+def judge_run(plan: Plan, results: Results, alpha: float | None = None,
+              others: OtherRuns | None = None) -> Judged:
     """Judge ``results`` at ``alpha`` (default: claims.toml's): tables, claims and the
-    sizes of greater claims, the scale check, then Holm within each family."""
+    sizes of greater claims, the scale check, then Holm within each family. With
+    ``others`` (the sweeps' and the recipe search's cells), a claim not testable for lack
+    of a run is judged from them where they ran it (when_run.py)."""
     suite = plan.suite
     judge = Judge(suite.claims, results, str(suite.folder / "claims.toml"), alpha)
     tables = judge.tables()
     claims = judge.claims_verdicts()
     stand = scale.standing(plan, results)  # once: the heading and the verdicts share it
     scale.apply(plan, suite.claims.claim, claims, tables, results, stand)
+    if others is not None:
+        judge_when_run(plan, claims, others, judge.alpha)
     sized = judge.size_verdicts()
     scale.apply(plan, [c for c, _ in sized], [v for _, v in sized], [], results, stand)
     sizes = [v for _, v in sized]

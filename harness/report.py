@@ -36,6 +36,7 @@ from .settle_run import later_looks
 from .specs import TableSpec
 from .stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE, within
 from .verdict import p_text
+from .when_run import OtherRuns
 from .write_up_checks import WriteUpCheck, check_write_up
 
 VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, NOT_TESTABLE,
@@ -268,7 +269,8 @@ def build(run: RunResult, command: str) -> ReportModel:
     plan = run.plan
     suite = plan.suite
     results = Results(plan, run.records)
-    judged = judge_run(plan, results)
+    others = OtherRuns(plan, run.records, run.sensitivity, run.recipe, run.recipe_records)
+    judged = judge_run(plan, results, others=others)
     settled: list[str] = []
     if run.settle is not None and any(r.done for r in run.settle.rounds):
         later = later_looks(plan, run.records, run.settle_records, run.settle)

@@ -525,9 +525,26 @@ class InternalClaim(ClaimBase):
     statistical: bool = False
 
 
+WhenRun = Annotated[
+    GreaterClaim | EquivalentClaim | NonInferiorClaim | ValueClaim | ThresholdClaim,
+    Field(discriminator="kind"),
+]
+
+
 class NotTestableClaim(ClaimBase):
     kind: Literal["not_testable"]
     reason: Annotated[str, Field(min_length=1)]
+    # the claim it becomes once a sweep or the recipe search ran what it needs
+    # (harness/when_run.py); it shares the claim's id, quote and section
+    when_run: WhenRun | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _share_identity(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("when_run"), dict):
+            shared = {k: data[k] for k in ("id", "quote", "section", "headline") if k in data}
+            data = {**data, "when_run": {**data["when_run"], **shared}}
+        return data
 
 
 ClaimSpec = Annotated[

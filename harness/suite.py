@@ -583,6 +583,32 @@ def _check_claim(problems: _Problems, key: str, claim: ClaimSpec, spec: SuiteSpe
     if claim.kind == "internal":
         for side in ("left", "right"):
             _check_expression(problems, f"{key}.{side}", getattr(claim, side), claims)
+    if claim.kind == "not_testable" and claim.when_run is not None:
+        inner = claim.when_run
+        _check_metric(problems, f"{key}.when_run.metric", inner.metric, inner.index, spec)
+        for side in ("a", "b"):
+            where = getattr(inner, side, None)
+            if where:
+                _check_run_where(problems, f"{key}.when_run.{side}", where, spec)
+
+
+def _check_run_where(problems: _Problems, key: str, where: dict, spec: SuiteSpec) -> None:
+    """A when_run arm: factors, plus swept values or ``recipe = "closest"``."""
+    swept: dict[str, list] = {}
+    for sweep in spec.sensitivity:
+        swept.setdefault(sweep.param, []).extend(sweep.values)
+    factors = {k: v for k, v in where.items() if k not in swept and k != "recipe"}
+    _check_where(problems, key, factors, spec)
+    for name, value in where.items():
+        if name == "recipe":
+            if spec.recipe is None:
+                problems.add(f"{key}.recipe", "the suite declares no [recipe] search")
+            elif value != "closest":
+                problems.add(f"{key}.recipe", f"{value!r}: the only recipe a claim can "
+                             "name is \"closest\" (the search's closest, re-run with every seed)")
+        elif name in swept and value not in swept[name]:
+            problems.add(f"{key}.{name}", f"{value!r} is not a value the [[sensitivity]] "
+                         f"sweep of {name} tries ({swept[name]})")
 
 
 def _check_expression(problems: _Problems, key: str, expr: str, claims: ClaimsSpec) -> None:

@@ -53,9 +53,13 @@ class Verdict:
     @property
     def label(self) -> str:
         """The verdict as a reader sees it: "supported (conceptual replication)" for a
-        relative claim judged on the suite's own data (scale.py)."""
-        return f"{self.verdict} (conceptual replication)" if self.evidence.get("conceptual") \
-            else self.verdict
+        relative claim judged on the suite's own data (scale.py), "contradicted (from the
+        recipe search)" for a claim judged from runs outside the tier (when_run.py)."""
+        if self.evidence.get("conceptual"):
+            return f"{self.verdict} (conceptual replication)"
+        if self.evidence.get("from_runs"):
+            return f"{self.verdict} (from {self.evidence['from_runs']})"
+        return self.verdict
 
     @property
     def compared(self) -> str:
