@@ -151,6 +151,12 @@ def _selection(p: argparse.ArgumentParser) -> None:
                         "the same KEY twice is either value, different keys both)")
     p.add_argument("--seeds", metavar="LIST",
                    help="these seeds instead of the tier's, e.g. 0,1")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="set_params",
+                   help="run with parameter KEY (of [params]) at VALUE (repeatable); part of "
+                        "each cell's identity and of the report's Reproduce line")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="a run-config TOML with set = {...}, where = {...}, seeds = [...]; "
+                        "the command line's options win")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -281,7 +287,8 @@ def _plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan]:
     from .selection import narrow
 
     return [narrow(resolve(s, args.tier), getattr(args, "where", None),
-                   getattr(args, "seeds", None)) for s in suites]
+                   getattr(args, "seeds", None), getattr(args, "set_params", None),
+                   getattr(args, "config", None)) for s in suites]
 
 
 def _runner(args: argparse.Namespace, store: Store, execute: bool = True) -> Runner:
@@ -391,7 +398,8 @@ def _reference_plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan
     from .plan import resolve
 
     if args.command != "reproduce" or args.tier is not None or getattr(args, "where", None) \
-            or getattr(args, "seeds", None):
+            or getattr(args, "seeds", None) or getattr(args, "set_params", None) \
+            or getattr(args, "config", None):
         return []
     from .reference import path_for
 

@@ -1,7 +1,8 @@
 """The report's "Reproduce with" line: a command naming every option that changes numbers.
 
 Device and CPU thread count change a cell's bits; the batch size and the data folder
-are named too, and so are ``--where``/``--seeds`` when the report shows part of a tier.
+are named too, and so are ``--where``/``--seeds`` when the report shows part of a tier
+and ``--set`` for parameters set for the run (a ``--config`` file is written out as them).
 A run states what it ran with; ``sparsebench report`` (no training) reads device and
 threads from the stored cells' fingerprints, where they agree. Arguments are quoted
 with ``shlex``, so the line can be pasted into a shell.
@@ -61,6 +62,8 @@ def reproduce_command(plan: Plan, device: str | None, threads: int | None,
             args += ["--where", f"{key}={value_text(value)}"]
     if plan.whole is not None and plan.seeds != plan.whole.seeds:
         args += ["--seeds", ",".join(map(str, plan.seeds))]
+    for key, value in plan.overrides.items():
+        args += ["--set", f"{key}={value_text(value)}"]
     return shlex.join(args)
 
 

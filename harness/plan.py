@@ -52,6 +52,8 @@ class Plan:
     # tier's own plan, set only on a narrowed plan.
     where: dict[str, list] = field(default_factory=dict)
     whole: Plan | None = field(default=None, repr=False)
+    # parameters set for this run (--set, --config: overrides.py), part of every cell's id
+    overrides: dict = field(default_factory=dict)
 
     @property
     def tuning_round(self) -> int:
@@ -121,6 +123,8 @@ class Plan:
             return ""
         parts = [f"{k}={', '.join(value_text(v) for v in values)}"
                  for k, values in self.where.items()]
+        parts += [f"{k} set to {value_text(v)} (the tier's: {value_text(self.whole.params[k])})"
+                  for k, v in self.overrides.items()]
         if self.seeds != self.whole.seeds:
             parts.append(f"seeds {', '.join(map(str, self.seeds))} (the tier has "
                          f"{', '.join(map(str, self.whole.seeds))})")

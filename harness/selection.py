@@ -10,6 +10,7 @@ error naming the option. Values are matched in the factor's own type, so
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import SparsebenchError
@@ -105,8 +106,21 @@ def stored_filter(suite: Suite, where_items: list[str] | None) -> Callable[[dict
     return wanted
 
 
-def narrow(plan: Plan, where_items: list[str] | None, seeds_text: str | None) -> Plan:
-    """``plan`` cut by the command line's ``--where`` and ``--seeds`` (checked here)."""
+def narrow(plan: Plan, where_items: list[str] | None, seeds_text: str | None,
+           set_items: list[str] | None = None, config: Path | None = None) -> Plan:
+    """``plan`` cut by the command line's ``--where`` and ``--seeds`` and changed by its
+    ``--set`` (overrides.py), each over the ``--config`` file's (checked here)."""
+    from .overrides import apply, parse_sets, read_config
+
+    sets: dict = {}
+    if config is not None:
+        run_config = read_config(config)
+        sets = dict(run_config.set)
+        if where_items is None and run_config.where:
+            where_items = run_config.where_items()
+        if seeds_text is None and run_config.seeds is not None:
+            seeds_text = ",".join(map(str, run_config.seeds))
+    sets.update(parse_sets(set_items))
     seeds = parse_seeds(seeds_text)
     where = typed_where(plan, parse_where(where_items))
-    return plan.narrowed(where, seeds)
+    return apply(plan.narrowed(where, seeds), sets)
