@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 # Only the standard library at the top: `--help` and `--version` must not wait for torch.
 # Each command imports the harness modules it needs.
-from . import recipe_cli, settle_cli
+from . import merge_cli, recipe_cli, settle_cli, validate_cli
 from .errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
@@ -220,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
     p = recipe_cli.add_parser(sub)
     _store_option(p)
     _execution(p)
+
+    validate_cli.add_parser(sub)
+    merge_cli.add_parser(sub)
 
     p = sub.add_parser("new", help="a new suite folder (suite.toml, claims.toml, task.py) "
                                    "that runs at once, to edit into a write-up's")
@@ -957,6 +960,8 @@ def _command(args: argparse.Namespace) -> int:
         return recipe_cli.cmd_recipe(args, _runner, _update_command)
     if args.command == "export":
         return cmd_export(args)
+    if args.command in ("validate", "merge"):
+        return args.handler(args)
     if args.command == "coverage":
         return cmd_coverage(args)
     return _run_all(args, render=args.command in ("reproduce", "report"))

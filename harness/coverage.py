@@ -106,14 +106,20 @@ def _values(text: str) -> set[Decimal]:
     return {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
 
 
+def writeup_places(name: str) -> list[Path]:
+    """Where a write-up named ``name`` is looked for, in order: ``$SPARSEBENCH_WRITEUPS``,
+    then ``../shared/seeds/`` beside the repository (`sparsebench validate` looks there
+    too)."""
+    return [*([Path(os.environ["SPARSEBENCH_WRITEUPS"]) / name]
+              if os.environ.get("SPARSEBENCH_WRITEUPS") else []),
+            REPO_ROOT.parent / "shared" / "seeds" / name]
+
+
 def find_writeup(suite: Suite, path: str | None = None) -> Path:
     """The write-up's text: ``path``, else ``$SPARSEBENCH_WRITEUPS/<file>``, else
     ``../shared/seeds/<file>`` beside the repository."""
     name = suite.claims.source.file
-    candidates = [Path(path)] if path else [
-        *([Path(os.environ["SPARSEBENCH_WRITEUPS"]) / name]
-          if os.environ.get("SPARSEBENCH_WRITEUPS") else []),
-        REPO_ROOT.parent / "shared" / "seeds" / name]
+    candidates = [Path(path)] if path else writeup_places(name)
     for candidate in candidates:
         if candidate.is_file():
             return candidate

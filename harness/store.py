@@ -207,14 +207,32 @@ class Store:
     def _write(self, record: CellRecord, rows: list[tuple]) -> None:
         with self.db:  # one transaction
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM cells WHERE id = ?", (record.id,))
-            self.db.execute(
-                "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.id, record.suite, record.stage, json.dumps(record.params, sort_keys=True),
-                 record.status, record.error, record.wall_s, record.finished_at,
-                 json.dumps(record.fingerprint, sort_keys=True)),
-            )
-            self.db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
+            self._insert(record, rows)
+
+    def put_many(self, records: Iterable[CellRecord], meta: dict[str, str] | None = None) -> int:
+        """Write many finished cells (each replacing a stored one of the same id) and meta
+        entries in one transaction, so that a merge lands whole or not at all; returns
+        how many cells were written."""
+        written = 0
+        with self._sql(), self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for record in records:
+                self._insert(record, list(_metric_rows(record.id, record.metrics)))
+                written += 1
+            for key, value in (meta or {}).items():
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        return written
+
+    def _insert(self, record: CellRecord, rows: list[tuple]) -> None:
+        """The statements of one cell's write, inside a transaction the caller holds."""
+        self.db.execute("DELETE FROM cells WHERE id = ?", (record.id,))
+        self.db.execute(
+            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record.id, record.suite, record.stage, json.dumps(record.params, sort_keys=True),
+             record.status, record.error, record.wall_s, record.finished_at,
+             json.dumps(record.fingerprint, sort_keys=True)),
+        )
+        self.db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
 
     def set_meta(self, key: str, value: str) -> None:
         """Keep a text under ``key`` beside the cells (e.g. a settle run's design)."""
@@ -239,6 +257,18 @@ class Store:
         return removed
 
     # -------------------------------------------------------------- reading
+
+    def cell_index(self) -> list[tuple[str, str, str, str]]:
+        """(id, suite, stage, status) of every stored cell, by id: what a merge needs to
+        see which cells two stores share before it reads any of them whole."""
+        with self._sql():
+            return self.db.execute("SELECT id, suite, stage, status FROM cells "
+                                   "ORDER BY id").fetchall()
+
+    def meta_items(self) -> dict[str, str]:
+        """Every meta entry (the schema version, settle designs, recipe searches)."""
+        with self._sql():
+            return dict(self.db.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
     def suite_cells(self, suite: str) -> list[tuple[str, str, dict]]:
         """(id, stage, params) of every cell stored for ``suite``, stale ones included."""
