@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 # Only the standard library at the top: `--help` and `--version` must not wait for torch.
 # Each command imports the harness modules it needs.
-from . import merge_cli, recipe_cli, settle_cli, validate_cli
+from . import compare_cli, merge_cli, recipe_cli, settle_cli, validate_cli
 from .errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
@@ -223,6 +223,7 @@ def parser() -> argparse.ArgumentParser:
 
     validate_cli.add_parser(sub)
     merge_cli.add_parser(sub)
+    compare_cli.add_parser(sub)
 
     p = sub.add_parser("new", help="a new suite folder (suite.toml, claims.toml, task.py) "
                                    "that runs at once, to edit into a write-up's")
@@ -958,6 +959,8 @@ def _command(args: argparse.Namespace) -> int:
         return settle_cli.cmd_settle(args, _runner, _update_command)
     if args.command == "recipe":
         return recipe_cli.cmd_recipe(args, _runner, _update_command)
+    if args.command == "compare":
+        return compare_cli.cmd_compare(args)
     if args.command == "export":
         return cmd_export(args)
     if args.command in ("validate", "merge"):
