@@ -107,10 +107,12 @@ def _values(text: str) -> set[Decimal]:
 
 
 def find_writeup(suite: Suite, path: str | None = None) -> Path:
-    """The write-up's text: ``path``, else ``$SPARSEBENCH_WRITEUPS/<file>``, else
+    """The write-up's text: ``path``, else ``<file>`` in the suite folder (where
+    ``sparsebench init`` copies it), else ``$SPARSEBENCH_WRITEUPS/<file>``, else
     ``../shared/seeds/<file>`` beside the repository."""
     name = suite.claims.source.file
     candidates = [Path(path)] if path else [
+        suite.folder / name,
         *([Path(os.environ["SPARSEBENCH_WRITEUPS"]) / name]
           if os.environ.get("SPARSEBENCH_WRITEUPS") else []),
         REPO_ROOT.parent / "shared" / "seeds" / name]
@@ -119,7 +121,8 @@ def find_writeup(suite: Suite, path: str | None = None) -> Path:
             return candidate
     raise SpecError(suite.folder / "claims.toml", "source.file",
                     f"write-up {name!r} not found (looked in: "
-                    f"{', '.join(str(c) for c in candidates)}); give --writeup PATH")
+                    f"{', '.join(str(c) for c in candidates)}); copy it into the suite "
+                    "folder or give --writeup PATH")
 
 
 def load_excuses(suite: Suite) -> CoverageSpec:
