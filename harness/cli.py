@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 # Only the standard library at the top: `--help` and `--version` must not wait for torch.
 # Each command imports the harness modules it needs.
-from . import compare_cli, merge_cli, recipe_cli, settle_cli, validate_cli
+from . import compare_cli, init_suite, merge_cli, recipe_cli, settle_cli, validate_cli
 from .errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
@@ -229,6 +229,7 @@ def parser() -> argparse.ArgumentParser:
                                    "that runs at once, to edit into a write-up's")
     p.add_argument("folder", type=Path, help="the folder to create, e.g. suites/my_suite")
     p.add_argument("--writeup", help="the write-up's file name (default: <folder name>.txt)")
+    init_suite.add_parser(sub)
 
     p = sub.add_parser("forget", help="remove a suite's cells from the store")
     p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
@@ -249,8 +250,9 @@ def parser() -> argparse.ArgumentParser:
                                         "it is left out; the share covered")
     p.add_argument("--suite", action="append", metavar="NAME_OR_PATH",
                    help="a suite (repeatable; default: every suite)")
-    p.add_argument("--writeup", metavar="PATH", help="the write-up's text (default: "
-                   "$SPARSEBENCH_WRITEUPS/<file>, else ../shared/seeds/<file>; one suite only)")
+    p.add_argument("--writeup", metavar="PATH", help="the write-up's text (default: <file> "
+                   "in the suite folder, $SPARSEBENCH_WRITEUPS or ../shared/seeds/; one suite "
+                   "only)")
     p.add_argument("--all", action="store_true", help="list every number (default: the "
                    "uncovered ones and the counts)")
 
@@ -955,6 +957,8 @@ def _command(args: argparse.Namespace) -> int:
         print(f"next: sparsebench reproduce --suite {args.folder} --tier smoke "
               "(then edit the three files; docs/writing-a-suite.md)")
         return 0
+    if args.command == "init":
+        return init_suite.cmd_init(args)
     if args.command == "settle":
         return settle_cli.cmd_settle(args, _runner, _update_command)
     if args.command == "recipe":

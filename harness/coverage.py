@@ -106,26 +106,29 @@ def _values(text: str) -> set[Decimal]:
     return {v for v in map(value_of, NUMBER.findall(text)) if v is not None}
 
 
-def writeup_places(name: str) -> list[Path]:
-    """Where a write-up named ``name`` is looked for, in order: ``$SPARSEBENCH_WRITEUPS``,
-    then ``../shared/seeds/`` beside the repository (`sparsebench validate` looks there
-    too)."""
-    return [*([Path(os.environ["SPARSEBENCH_WRITEUPS"]) / name]
+def writeup_places(name: str, folder: Path | None = None) -> list[Path]:
+    """Where a write-up named ``name`` is looked for, in order: the suite ``folder``
+    (where ``sparsebench init`` copies it), ``$SPARSEBENCH_WRITEUPS``, then
+    ``../shared/seeds/`` beside the repository (`sparsebench validate` looks there too)."""
+    return [*([folder / name] if folder is not None else []),
+            *([Path(os.environ["SPARSEBENCH_WRITEUPS"]) / name]
               if os.environ.get("SPARSEBENCH_WRITEUPS") else []),
             REPO_ROOT.parent / "shared" / "seeds" / name]
 
 
 def find_writeup(suite: Suite, path: str | None = None) -> Path:
-    """The write-up's text: ``path``, else ``$SPARSEBENCH_WRITEUPS/<file>``, else
+    """The write-up's text: ``path``, else ``<file>`` in the suite folder (where
+    ``sparsebench init`` copies it), else ``$SPARSEBENCH_WRITEUPS/<file>``, else
     ``../shared/seeds/<file>`` beside the repository."""
     name = suite.claims.source.file
-    candidates = [Path(path)] if path else writeup_places(name)
+    candidates = [Path(path)] if path else writeup_places(name, suite.folder)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise SpecError(suite.folder / "claims.toml", "source.file",
                     f"write-up {name!r} not found (looked in: "
-                    f"{', '.join(str(c) for c in candidates)}); give --writeup PATH")
+                    f"{', '.join(str(c) for c in candidates)}); copy it into the suite "
+                    "folder or give --writeup PATH")
 
 
 def load_excuses(suite: Suite) -> CoverageSpec:

@@ -13,14 +13,21 @@ TEMPLATES = Path(__file__).with_name("scaffold")
 FILES = ("suite.toml", "claims.toml", "task.py")
 
 
-def create(folder: Path, writeup: str | None = None) -> list[Path]:
-    """Write the three files into ``folder`` (which must not exist or be empty)."""
-    name = folder.name
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+def check_folder(folder: Path) -> None:
+    """A new suite's folder: named as a Python identifier, and new or empty (nothing of
+    someone's is overwritten)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", folder.name):
         raise SparsebenchError(f"{folder}: a suite folder's name must be a Python identifier "
                                "(letters, digits, _), e.g. my_suite")
-    if folder.exists() and any(folder.iterdir()):
-        raise SparsebenchError(f"{folder}: exists and is not empty; choose a new folder")
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        what = "exists and is not empty" if folder.is_dir() else "is a file"
+        raise SparsebenchError(f"{folder}: {what}; choose a new folder")
+
+
+def create(folder: Path, writeup: str | None = None) -> list[Path]:
+    """Write the three files into ``folder`` (which must not exist or be empty)."""
+    check_folder(folder)
+    name = folder.name
     folder.mkdir(parents=True, exist_ok=True)
     values = {"name": name, "title": name.replace("_", " ").capitalize(),
               "writeup": writeup or f"{name}.txt", "folder": str(folder)}

@@ -217,10 +217,10 @@ def _writeup_problems(folder: Path, raw_suite: dict | None,
                          f"{stated!r}, but claims.toml's source.file is {name!r}; name the "
                          "same write-up in both"))
     if isinstance(name, str) and name:
-        places = writeup_places(name)
+        places = writeup_places(name, folder)
         if not any(p.is_file() for p in places):
             problems.append((str(folder / "claims.toml"), "source.file",
                              f"write-up {name!r} not found (looked in: "
-                             f"{', '.join(str(p) for p in places)}); put it there or set "
-                             "$SPARSEBENCH_WRITEUPS to its folder"))
+                             f"{', '.join(str(p) for p in places)}); copy it into the "
+                             "suite folder or set $SPARSEBENCH_WRITEUPS to its folder"))
     return problems
