@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .errors import SparsebenchError
+from ..errors import SparsebenchError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,13 +25,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_recipe(args: argparse.Namespace, runner_for, update_command) -> int:
-    from . import recipe_run, reference
-    from . import regress as regress_mod
-    from .plan import resolve
-    from .runner import store_lock
-    from .settle import budget_seconds
-    from .store import Store
-    from .suite import load_suites
+    from .. import recipe_run, reference
+    from .. import regress as regress_mod
+    from ..plan import resolve
+    from ..runner import store_lock
+    from ..settle import budget_seconds
+    from ..store import Store
+    from ..suite import load_suites
 
     if len(args.suite) != 1:
         raise SparsebenchError("recipe: give one --suite")
@@ -62,7 +62,7 @@ def cmd_recipe(args: argparse.Namespace, runner_for, update_command) -> int:
         finally:
             runner.executor.close()
         result = reader.run(plan)
-        from .recipe_report import build
+        from ..recipe_report import build
         section = build(plan, search, result.recipe_records)
         print(f"{suite.name}: {len(search.trials)} recipes tried in "
               f"{search.wall_s / 60:.1f} min; {section.conclusion}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .errors import SparsebenchError
+from ..errors import SparsebenchError
 
 
 def add_parser(sub) -> None:
@@ -28,13 +28,13 @@ def add_parser(sub) -> None:
 
 
 def cmd_settle(args: argparse.Namespace, runner_for, update_command) -> int:
-    from . import reference, settle, settle_run
-    from . import regress as regress_mod
-    from .plan import resolve
-    from .runner import store_lock
-    from .settle import Design
-    from .store import Store
-    from .suite import load_suites
+    from .. import reference, settle, settle_run
+    from .. import regress as regress_mod
+    from ..plan import resolve
+    from ..runner import store_lock
+    from ..settle import Design
+    from ..store import Store
+    from ..suite import load_suites
 
     if len(args.suite) != 1:
         raise SparsebenchError("settle: give one --suite")
@@ -88,8 +88,8 @@ def _command_line(args: argparse.Namespace, name: str, tier: str) -> str:
 
 def _report(name: str, plan, result, design) -> None:
     """What each look decided, one line per verdict settle set out to decide."""
-    from . import settle
-    from .settle_run import looks_judged
+    from .. import settle
+    from ..settle_run import looks_judged
 
     if not result.settle_records:
         print(f"{name}: no seeds added")

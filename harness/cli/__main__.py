@@ -1,0 +1,7 @@
+"""``python -m harness.cli``: the ``sparsebench`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())
