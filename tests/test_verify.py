@@ -227,3 +227,22 @@ def test_a_missing_reference_is_bad_input(toy: Path, tmp_path: Path, capsys, mon
     (toy / SMOKE).write_text(json.dumps({"cells": {}, "configs": {}}))  # a bare snapshot
     code, _, err = run(toy, capsys, "--sample", "2")
     assert code == 2 and "holds no records" in err
+
+
+def test_this_class_s_cells_all_above_the_cap_fall_back_to_the_others(suite: Path, capsys):
+    """A reference made elsewhere and extended here with slow cells only (a recipe search
+    run on this machine): --max-cell-seconds keeps none of this class's, so the
+    reference's other cells are compared by distribution rather than refused."""
+    ref = load(suite)
+    here = [r for r in ref["records"] if r["params"]["arm"] == "a"]
+    for record in ref["records"]:
+        if record in here:
+            record["wall_s"] = 100.0  # this class's: too slow for the cap
+        else:
+            record["fingerprint"]["torch"] = "1.0.0"  # another machine class
+            record["wall_s"] = 0.01
+    save(suite, ref)
+    code, out, err = run(suite, capsys, "--sample", "1", "--max-cell-seconds", "1")
+    assert code == 0, (out, err)
+    assert "all match (statistical)" in out.splitlines()[-1]
+    assert "arm=a" not in " ".join(table_cells(out))
