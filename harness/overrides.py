@@ -88,17 +88,12 @@ def typed(key: str, text: str | Scalar, default: Scalar) -> Scalar:
         if text.lower() not in ("true", "false"):
             raise SparsebenchError(f"--set {key}={text}: {key} is a boolean; use true or false")
         value = text.lower() == "true"
-    elif isinstance(default, int):
+    elif isinstance(default, int | float):
+        parse, kind = (int, "an integer") if isinstance(default, int) else (float, "a number")
         try:
-            value = int(text)
+            value = parse(text)
         except ValueError:
-            raise SparsebenchError(f"--set {key}={text}: {key} is an integer (the tier's is "
-                                   f"{default!r})") from None
-    elif isinstance(default, float):
-        try:
-            value = float(text)
-        except ValueError:
-            raise SparsebenchError(f"--set {key}={text}: {key} is a number (the tier's is "
+            raise SparsebenchError(f"--set {key}={text}: {key} is {kind} (the tier's is "
                                    f"{default!r})") from None
     else:
         value = text
