@@ -125,12 +125,20 @@ class DensityAnnealer:
     ``bar_min``); if the accuracy beats the bar the density is multiplied by
     ``factor``; the bar then rises to the accuracy if that is higher. At the target
     (no further step would stay at or above it) a beaten bar means done.
+
+    ``near_target`` > 0 replaces the bar decay by ``near_decay`` once that many
+    reductions or fewer remain (not in the paper): the last reductions, which remove
+    most of what is left of each digit, then wait for the accuracy to recover.
     """
 
     def __init__(self, density: float, target: float, factor: float = 0.75,
-                 bar: float = 1.0, bar_decay: float = 0.002, bar_min: float = 0.0):
+                 bar: float = 1.0, bar_decay: float = 0.002, bar_min: float = 0.0,
+                 near_target: int = 0, near_decay: float | None = None):
+        if near_target and near_decay is None:
+            raise ValueError("near_target needs near_decay")
         self.density, self.target, self.factor = float(density), float(target), factor
         self.bar, self.bar_decay, self.bar_min = bar, bar_decay, bar_min
+        self.near_target, self.near_decay = near_target, near_decay
         self.reductions = 0
         self.done = False
 
@@ -148,7 +156,9 @@ class DensityAnnealer:
 
     def step(self, acc: float) -> str:
         """'reduce', 'done' or 'hold' for a validation accuracy in [0, 1]."""
-        self.bar = max(self.bar - self.bar_decay, self.bar_min)
+        near = self.near_target > 0 and self.steps_to_target() <= self.near_target
+        decay = self.near_decay if near else self.bar_decay
+        self.bar = max(self.bar - decay, self.bar_min)
         beaten = acc > self.bar
         self.bar = max(self.bar, acc)
         if not beaten or self.done:

@@ -11,12 +11,22 @@ params (see suite.toml for the values per tier):
   batch_size, lr, warmup, clip, max_steps                                the optimiser
   val_every, n_val, n_test, eval_batch, data_seed                        evaluation
   start_density, target_density, anneal_factor, bar_start, bar_decay,
-  bar_min, anneal_on ("exact" | "edit"), momentum, probe_above           sparsity
+  bar_min, anneal_on ("exact" | "edit"), momentum, probe_above,
+  near_target, bar_decay_near, train_on, probe_steps                     sparsity
+  attend ("soft" | "active" | "all"), attend_eps, polar_harmonics,
+  log_values, read_active, kl_feed                                       the decoder's readout
   l1_weight, kl_weight                                                   baselines
   precision ("fp32" | "bf16"), compile (bool), channels_last (bool)      speed options
                 (bf16 autocast; torch.compile of the extractor and the transformer
                 blocks; the convolutions in channels-last memory layout); each changes
                 the numbers, so they are off unless a tier asks
+
+The network is ``baselines.sparling_readout.ReadoutNet``: the motif model and sparsity
+layer of ``baselines.sparling`` and a decoder with the readout choices above (suite.toml
+``[choices] decoder_readout``). ``train_on`` keeps training at the target once the bar
+is beaten there (the paper stops); ``probe_steps`` > 0 takes the probe after the run
+instead of during the descent: the density goes back up ``probe_above`` reductions, the
+network trains that many steps more, and the test evaluation there is the probe.
 
 Training batch ``k`` of a cell is DIGIT CIRCLE samples ``k*B .. k*B+B-1`` of stream 0
 under the cell's seed (a fresh stream, as in the paper); the validation and test sets
@@ -49,14 +59,14 @@ from baselines.sparling import (
     BOS,
     EOS,
     DensityAnnealer,
-    SparlingNet,
     forward_flops,
     sequence_loss,
 )
+from baselines.sparling_readout import ReadoutNet
 from baselines.speed import autocast, check_speed_params
 from harness.task_api import RunContext, check_finite
 
-TASK_VERSION = "1"
+TASK_VERSION = "2"
 
 # method -> (bottleneck, batch norm, annealed)
 VARIANTS = {
@@ -67,6 +77,7 @@ VARIANTS = {
     "MT_noBN": ("MT", False, True),
     "MT_fixed": ("MT", True, False),
 }
+ATTEND = ("soft", "active", "all")  # soft key bias, hard mask on active cells, everywhere
 
 
 # ----------------------------------------------------------------- data
@@ -173,7 +184,7 @@ def motif_errors(conf: np.ndarray) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model: SparlingNet, data, device, batch: int, motifs: bool,
+def evaluate(model: ReadoutNet, data, device, batch: int, motifs: bool,
              precision: str = "fp32") -> dict:
     """Greedy sequences (and, with ``motifs``, motif scores and density) on ``data``."""
     was_training = model.training
@@ -226,10 +237,10 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     density = float(p["start_density"]) if annealed else target / factor
     max_len = cfg.max_digits + 1
 
-    model = SparlingNet(kind, cfg.size, int(p["width"]), int(p["units"]), 10, batch_norm,
-                        density, int(p["d_model"]), int(p["heads"]), int(p["enc_layers"]),
-                        int(p["dec_layers"]), int(p["pool"]), max_len,
-                        float(p["momentum"])).to(device)
+    model = ReadoutNet(kind, cfg.size, int(p["width"]), int(p["units"]), 10, batch_norm,
+                       density, int(p["d_model"]), int(p["heads"]), int(p["enc_layers"]),
+                       int(p["dec_layers"]), int(p["pool"]), max_len, float(p["momentum"]),
+                       **readout_options(p, kind)).to(device)
     if _flag(p, "channels_last"):  # oneDNN's fastest convolutions on CPU (benchmarks/)
         model = model.to(memory_format=torch.channels_last)
     if compile_:  # the dense parts; the bottleneck's data-dependent threshold stays eager
@@ -240,13 +251,18 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     warmup = max(int(p["warmup"]), 1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
     annealer = DensityAnnealer(density, target, factor, float(p["bar_start"]),
-                               float(p["bar_decay"]), float(p["bar_min"])) if annealed else None
+                               float(p["bar_decay"]), float(p["bar_min"]),
+                               int(p["near_target"]), float(p["bar_decay_near"])
+                               ) if annealed else None
     # the probe evaluation is taken at this many reductions, probe_above short of the target
     probe_k = max(annealer.steps_to_target() - int(p["probe_above"]), 0) if annealer else -1
+    probe_steps, train_on = int(p["probe_steps"]), _flag(p, "train_on")
+    if probe_steps < 0:
+        raise ValueError(f"probe_steps must be >= 0, not {probe_steps}")
 
     val = _fixed_set(cfg, int(p["data_seed"]), 1, int(p["n_val"]))
     test = _fixed_set(cfg, int(p["data_seed"]), 2, int(p["n_test"]))
-    batch, eval_batch = int(p["batch_size"]), int(p["eval_batch"])
+    eval_batch = int(p["eval_batch"])
     max_steps, val_every = int(p["max_steps"]), int(p["val_every"])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -255,20 +271,10 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     interval_ms: list[float] = []  # training wall time per step, per validation interval
     model.train()
     tick = time.perf_counter()
+    train = functools.partial(_train_step, model, opt, sched, p, cfg, ctx.seed, device,
+                              precision)
     while step < max_steps:
-        data = generate(cfg, ctx.seed, 0, step * batch, batch)
-        images = torch.from_numpy(data.images).to(device)
-        tokens_in, targets, mask = teacher_forcing(data.labels, data.lengths, device)
-        with autocast(device, precision):
-            logits, m = model(images, tokens_in)
-            loss = sequence_loss(logits, targets, mask) + model.bottleneck.penalty(
-                m, float(p["l1_weight"]), float(p["kl_weight"]), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), float(p["clip"]))
-        opt.step()
-        sched.step()
-        loss_sum += loss.detach()
+        loss_sum += train(step)
         step += 1
         if step % val_every and step < max_steps:
             continue
@@ -287,10 +293,11 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
         if annealer is not None and step < max_steps:  # never change density untrained
             before = annealer.reductions
             outcome = annealer.step(acc)
-            if outcome != "hold" and before == probe_k and probe is None:
+            if (outcome != "hold" and before == probe_k and probe is None
+                    and not probe_steps):
                 probe = evaluate(model, test, device, eval_batch, motifs=True,
                                  precision=precision)
-            if outcome == "done":
+            if outcome == "done" and not train_on:
                 break
             model.bottleneck.density = annealer.density
         tick = time.perf_counter()
@@ -298,7 +305,46 @@ def run(params: dict, ctx: RunContext) -> dict[str, float | list[float]]:
     final = evaluate(model, test, device, eval_batch, motifs=True, precision=precision)
     # the first interval holds the warm-up (allocator, autotuning, compilation): left out
     step_ms = statistics.median(interval_ms[1:] or interval_ms)
+    if probe_steps and annealer is not None and annealer.at_target:
+        model.bottleneck.density = float(p["start_density"]) * factor ** probe_k
+        model.bottleneck.sparse.fresh = True  # the next batch sets the thresholds afresh
+        for extra in range(probe_steps):
+            train(step + extra)
+        probe = evaluate(model, test, device, eval_batch, motifs=True, precision=precision)
     return _metrics(p, model, annealer, final, probe, curves, step, step_ms)
+
+
+def _train_step(model: ReadoutNet, opt, sched, p: dict, cfg: DigitCircleConfig, seed: int,
+                device, precision: str, step: int) -> torch.Tensor:
+    """One optimiser step on training batch ``step`` of stream 0; the detached loss."""
+    batch = int(p["batch_size"])
+    data = generate(cfg, seed, 0, step * batch, batch)
+    images = torch.from_numpy(data.images).to(device)
+    tokens_in, targets, mask = teacher_forcing(data.labels, data.lengths, device)
+    with autocast(device, precision):
+        logits, m = model(images, tokens_in)
+        loss = sequence_loss(logits, targets, mask) + model.bottleneck.penalty(
+            m, float(p["l1_weight"]), float(p["kl_weight"]), float(p["target_density"]))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), float(p["clip"]))
+    opt.step()
+    sched.step()
+    return loss.detach()
+
+
+def readout_options(p: dict, kind: str) -> dict:
+    """``ReadoutNet``'s keyword options from the params (``kl_feed`` acts on KL only)."""
+    if p["attend"] not in ATTEND:
+        raise ValueError(f"attend must be one of {list(ATTEND)}, not {p['attend']!r}")
+    harmonics = int(p["polar_harmonics"])
+    if harmonics < 0:
+        raise ValueError(f"polar_harmonics must be >= 0 (0: no polar features), not {harmonics}")
+    return {"attend_active": p["attend"] == "active", "soft_bias": p["attend"] == "soft",
+            "soft_eps": float(p["attend_eps"]), "polar": harmonics > 0,
+            "harmonics": max(harmonics, 1), "log_values": _flag(p, "log_values"),
+            "read_active": _flag(p, "read_active"),
+            "kl_feed": _flag(p, "kl_feed") and kind == "KL"}
 
 
 def _flag(p: dict, key: str) -> bool:
