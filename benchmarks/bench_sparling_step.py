@@ -16,8 +16,13 @@ what the suite trained before it had speed options:
                    blocks, as the task's compile option does (needs a C++ compiler on CPU)
     no_sparsity    bf16+fused with the L1 method (batch norm and ReLU, no quantile
                    thresholds): the step without the sparsity layer's quantile
+    fp32_tier      fp32, fused Adam, channels-last: the cpu tier's way since its re-run
+    plain_readout  fp32_tier with every readout option off (the decoder before the
+                   readout choices, bit for bit): what those choices cost
 
-All ways train MT (but no_sparsity) from the same initialisation on the same batches.
+Every way builds the network the task builds (``ReadoutNet`` with the tier's readout
+options) but plain_readout, and trains MT (but no_sparsity) from the same
+initialisation on the same batches.
 
 ``--concurrent W`` then runs the tier's own way (its precision and memory layout, fused
 Adam) in W processes at once, as ``--executor dask --workers W`` does, and estimates the tier's
@@ -40,7 +45,8 @@ import torch
 from machine import describe, sync
 
 from baselines.digit_circle import generate
-from baselines.sparling import SparlingNet, sequence_loss
+from baselines.sparling import sequence_loss
+from baselines.sparling_readout import ReadoutNet
 from baselines.speed import autocast
 from harness.determinism import resolve_device
 from harness.plan import resolve
@@ -55,6 +61,9 @@ WAYS = {
     "+data_ahead": {"precision": "bf16", "fused": True, "channels_last": True, "ahead": True},
     "+compile": {"precision": "bf16", "fused": True, "channels_last": True, "compile": True},
     "no_sparsity": {"precision": "bf16", "fused": True, "method": "L1"},
+    "fp32_tier": {"precision": "fp32", "fused": True, "channels_last": True},
+    "plain_readout": {"precision": "fp32", "fused": True, "channels_last": True,
+                      "readout": False},
 }
 PHASES = ("data", "forward", "backward", "optimiser")
 
@@ -64,10 +73,12 @@ def time_way(task, p: dict, device: torch.device, way: dict, steps: int, warmup:
     """ms per step in each phase, over ``steps`` steps after ``warmup``."""
     cfg = task.data_config(p)
     torch.manual_seed(0)
-    model = SparlingNet(way.get("method", "MT"), cfg.size, int(p["width"]), int(p["units"]),
-                        10, True, 0.5, int(p["d_model"]), int(p["heads"]),
-                        int(p["enc_layers"]), int(p["dec_layers"]), int(p["pool"]),
-                        cfg.max_digits + 1).to(device)
+    method = way.get("method", "MT")
+    options = task.readout_options(p, method) if way.get("readout", True) else {}
+    model = ReadoutNet(method, cfg.size, int(p["width"]), int(p["units"]), 10, True, 0.5,
+                       int(p["d_model"]), int(p["heads"]), int(p["enc_layers"]),
+                       int(p["dec_layers"]), int(p["pool"]), cfg.max_digits + 1,
+                       **options).to(device)
     if way.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
     if way.get("compile"):

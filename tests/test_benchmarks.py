@@ -72,7 +72,8 @@ def test_fused_adam_benchmark_prints_each_way_against_the_default():
 def test_sparling_step_benchmark_prints_every_phase_and_way_against_fp32():
     # every way but +compile: a cold torch.compile costs about 40 s on a 2-core CPU and is
     # the benchmark's own business (tests/test_speed_options.py checks its plumbing)
-    ways = ("fp32", "bf16", "bf16+fused", "+channels_last", "+data_ahead", "no_sparsity")
+    ways = ("fp32", "bf16", "bf16+fused", "+channels_last", "+data_ahead", "no_sparsity",
+            "fp32_tier", "plain_readout")
     out = bench("bench_sparling_step.py", "--tier", "smoke", "--steps", "2", "--warmup", "1",
                 "--concurrent", "2", "--ways", ",".join(ways))
     assert "sparling tier smoke: 32 px, batch 8, 2 timed steps" in out, out
