@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import findings, recipe_report, scale, settle
 from .aggregate import Results
+from .caveats import Caveat, caveats, for_claim, for_table
 from .headlines import headline_claims
 from .judge import (
     CONTRADICTED,
@@ -137,6 +138,15 @@ class ReportModel:
     recipe: RecipeSection | None = None  # the recipe search (recipe_report.py)
     summary: list[str] = field(default_factory=list)  # findings.py: generated sentences
     unjudged: list[Verdict] = field(default_factory=list)  # not run, not testable, ...
+    caveats: list[Caveat] = field(default_factory=list)  # choices a verdict could rest on
+
+    def claim_caveats(self, verdict_id: str) -> list[Caveat]:
+        """The caveats beside a claim's verdict."""
+        return for_claim(self.caveats, verdict_id)
+
+    def table_caveats(self, table_id: str) -> list[Caveat]:
+        """The caveats beside a table."""
+        return for_table(self.caveats, table_id)
 
     @property
     def flag_rows(self) -> list[list[str]]:
@@ -356,6 +366,7 @@ def build(run: RunResult, command: str) -> ReportModel:
         write_up_checks=check_write_up(suite.claims, suite.spec),
         sensitivity=swept,
         recipe=searched,
+        caveats=caveats(suite.spec, suite.claims),
     )
 
 

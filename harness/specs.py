@@ -239,6 +239,16 @@ class RecipeSpec(Strict):
     parallel: Annotated[int, Field(ge=1, le=64)] = 4
 
 
+class CaveatSpec(Strict):
+    """A choice a verdict could rest on (harness/caveats.py): named beside every claim and
+    table that reads one of ``metrics``."""
+
+    choice: Annotated[str, Field(min_length=1)]  # a key of [choices]
+    label: Annotated[str, Field(min_length=1)]  # a few words, shown beside each verdict
+    metrics: Annotated[list[Name], Field(min_length=1)]
+    text: Annotated[str, Field(min_length=1)]
+
+
 class SuiteSpec(Strict):
     title: str
     writeup: str
@@ -257,6 +267,7 @@ class SuiteSpec(Strict):
     choices: dict[str, str] = {}  # the write-up was silent; what we chose and why
     sensitivity: list[SensitivitySpec] = []  # some of the choices, tried at other values
     recipe: RecipeSpec | None = None  # the open choices searched for the reported numbers
+    caveat: list[CaveatSpec] = []  # choices a verdict could rest on (caveats.py)
     scale: ScaleSpec | None = None  # the write-up's own settings
     # Factors whose values train twins: cells that differ only in these share seed, data
     # order and initialisation (the task guarantees it), so claims across them are paired.

@@ -256,6 +256,14 @@ def _check_suite(path: Path, spec: SuiteSpec) -> None:
         for key in t.params:
             if key not in known:
                 problems.add(f"tuning.params.{key}", "unknown parameter")
+    for i, caveat in enumerate(spec.caveat):
+        if caveat.choice not in spec.choices:
+            problems.add(f"caveat[{i}].choice", f"{caveat.choice!r} is not a key of "
+                            f"[choices]: {sorted(spec.choices)}")
+        for j, metric in enumerate(caveat.metrics):
+            if metric not in spec.metrics:
+                problems.add(f"caveat[{i}].metrics[{j}]", f"unknown metric {metric!r}; "
+                                f"metrics are {sorted(spec.metrics)}")
     for i, sweep in enumerate(spec.sensitivity):
         key = f"sensitivity[{i}]"
         if sweep.choice not in spec.choices:
