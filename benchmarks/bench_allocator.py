@@ -1,5 +1,5 @@
 """The sae_mnist_logits sweep's hidden-8192 classifier step with glibc's default malloc
-and with large blocks kept in the heap (harness/allocator.py), timed in one run.
+and with large blocks kept in the heap (harness/run/allocator.py), timed in one run.
 
 Each way runs in its own fresh process (malloc's settings are per process), alternating,
 ``--repeats`` times; prints ms per step, minor page faults per step, the ratio of the
@@ -26,7 +26,7 @@ CHILD = r"""
 import json, resource, sys, time, torch, torch.nn.functional as F
 from baselines.mnist import load_mnist
 from baselines.sae import FFN
-from harness.allocator import keep_large_blocks
+from harness.run.allocator import keep_large_blocks
 steps, data_dir = int(sys.argv[1]), sys.argv[2] or None
 kept = keep_large_blocks()
 torch.set_num_threads(1)

@@ -21,11 +21,11 @@ import torch
 from machine import describe, sync
 
 from harness.determinism import resolve_device
-from harness.executors import DaskExecutor
-from harness.plan import resolve
-from harness.runner import Runner
-from harness.store import Store
-from harness.suite import load_suite
+from harness.run.executors import DaskExecutor
+from harness.run.runner import Runner
+from harness.run.store import Store
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
 
 
 def timed_run(plan, device: torch.device, batch: int, store_path: Path,

@@ -23,9 +23,9 @@ import torch
 from machine import describe, sync
 
 from harness.determinism import resolve_device
-from harness.execute import execute_cell
-from harness.plan import Cell, make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import Cell, make_cell, resolve
+from harness.spec.suite import load_suite
 
 SUITE = "sae_tutorial"
 

@@ -49,9 +49,9 @@ from baselines.sparling import sequence_loss
 from baselines.sparling_readout import ReadoutNet
 from baselines.speed import autocast
 from harness.determinism import resolve_device
-from harness.plan import resolve
-from harness.suite import load_suite
-from harness.suite_imports import import_suite_module
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
+from harness.spec.suite_imports import import_suite_module
 
 WAYS = {
     "fp32": {"precision": "fp32", "fused": False},

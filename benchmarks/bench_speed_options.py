@@ -17,9 +17,9 @@ import argparse
 from machine import describe, peak_tflops
 
 from harness.determinism import resolve_device
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 
 OPTIONS = {
     "fp32": {"precision": "fp32", "compile": False},

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness import stats
+from harness.stats import core as stats
 
 # name -> (draw n values, true mean); DECIDING: the ones BOOTSTRAP_MIN_N is chosen on
 DISTRIBUTIONS: dict[str, tuple[Callable[[np.random.Generator, int], np.ndarray], float]] = {

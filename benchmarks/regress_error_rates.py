@@ -1,4 +1,4 @@
-"""Both error rates of regress's statistical mode (harness/drift.py), on real suites.
+"""Both error rates of regress's statistical mode (harness/stats/drift.py), on real suites.
 
 False alarms: the committed quick tiers (suites/*/expected/quick.json) against runs of
 the same code on other machine classes, each saved by
@@ -35,8 +35,8 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import regress  # noqa: E402
-from harness.suite import load_suite  # noqa: E402
+from harness.refs import regress  # noqa: E402
+from harness.spec.suite import load_suite  # noqa: E402
 
 SUITES = ["adaptive_sparse_attention", "dsb_mnist1d", "sae_mnist_logits", "sae_tutorial",
           "sparling"]

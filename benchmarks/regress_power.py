@@ -4,7 +4,7 @@ Across machine classes each seed's number is, at worst, a new draw (a trained ne
 turns a kernel's last bit into a seed-sized difference), so the pairing of stored and new
 seeds helps nothing and the comparison is two independent samples per configuration.
 This script simulates exactly that worst case with the suite's own shape (how many
-configurations and metric keys one tier compares, harness/drift.py's whole Holm family)
+configurations and metric keys one tier compares, harness/stats/drift.py's whole Holm family)
 and prints, per seed count, the chance that a change moving one metric by ``delta`` seed
 SDs in every configuration is flagged (detection), and the chance that nothing changed
 and something is flagged (false alarm).
@@ -28,7 +28,7 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import drift  # noqa: E402
+from harness.stats import drift  # noqa: E402
 
 
 def simulate(configs: int, keys: int, seeds: int, delta: float, reps: int,

@@ -25,8 +25,8 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import stats  # noqa: E402
-from harness.questions import INCONCLUSIVE, one_sided_question  # noqa: E402
+from harness.stats import core as stats  # noqa: E402
+from harness.stats.questions import INCONCLUSIVE, one_sided_question  # noqa: E402
 
 
 def one_run(rng: np.random.Generator, n0: int, looks: int, alpha: float, max_seeds: int,

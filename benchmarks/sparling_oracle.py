@@ -38,9 +38,9 @@ import torch  # noqa: E402
 from baselines.digit_circle import DigitCircleConfig, generate  # noqa: E402
 from baselines.sparling import sequence_loss  # noqa: E402
 from baselines.sparling_readout import OPTIONS, ReadoutNet, oracle_maps  # noqa: E402
-from harness.plan import resolve  # noqa: E402
-from harness.suite import load_suite  # noqa: E402
-from harness.suite_imports import import_suite_module  # noqa: E402
+from harness.spec.plan import resolve  # noqa: E402
+from harness.spec.suite import load_suite  # noqa: E402
+from harness.spec.suite_imports import import_suite_module  # noqa: E402
 
 DATA_KEYS = ("size", "font_px", "min_radius", "jitter", "pre_noise", "post_noise", "pool",
              "max_digits", "data_seed")

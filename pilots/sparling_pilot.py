@@ -60,10 +60,10 @@ from baselines.sparling_readout import ReadoutNet  # noqa: E402
 from baselines.speed import autocast, check_speed_params  # noqa: E402
 from harness.determinism import seed_everything  # noqa: E402
 from harness.errors import SparsebenchError  # noqa: E402
-from harness.overrides import apply, parse_sets  # noqa: E402
-from harness.plan import resolve  # noqa: E402
-from harness.suite import load_suite  # noqa: E402
-from harness.suite_imports import import_suite_module  # noqa: E402
+from harness.spec.overrides import apply, parse_sets  # noqa: E402
+from harness.spec.plan import resolve  # noqa: E402
+from harness.spec.suite import load_suite  # noqa: E402
+from harness.spec.suite_imports import import_suite_module  # noqa: E402
 from harness.task_api import check_finite  # noqa: E402
 
 COLUMNS = ("step", "split", "density", "density_over_min", "train_loss", "exact", "edit",

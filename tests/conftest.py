@@ -108,10 +108,10 @@ def smoke_run(tmp_path_factory) -> Callable[[str], SmokeRun]:
 def restate(snap: dict, source: str) -> dict:
     """A stored file (expected/<tier>.json) edited by a test, its copies of each number
     made to agree again from ``source`` ("cells" or "records"): what a file written by a
-    run that gave the edited numbers would hold (harness/reference_file.py refuses a file
+    run that gave the edited numbers would hold (harness/refs/reference_file.py refuses a file
     whose copies disagree)."""
-    from harness.reference_file import cell_finder
-    from harness.regress import configs_of
+    from harness.refs.reference_file import cell_finder
+    from harness.refs.regress import configs_of
 
     find = cell_finder(snap["cells"])
     for record in snap.get("records", []):

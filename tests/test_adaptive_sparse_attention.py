@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from harness.determinism import seed_everything
-from harness.plan import resolve
-from harness.suite import load_suite
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
 from harness.task_api import Diverged, RunContext
 
 SUITE = load_suite("adaptive_sparse_attention")

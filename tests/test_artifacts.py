@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from harness.artifacts import folder_for, key_digest, seeded_context, shared
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.runner import Runner
-from harness.store import Store
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.run.runner import Runner
+from harness.run.store import Store
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 from harness.task_api import RunContext
 from tests.conftest import DATA, needs_mnist
 

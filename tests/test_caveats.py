@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.caveats import caveats
 from harness.errors import SpecError
-from harness.render import write_suite_report
-from harness.report import build
-from harness.suite import load_suite
+from harness.report.caveats import caveats
+from harness.report.model import build
+from harness.report.render import write_suite_report
+from harness.spec.suite import load_suite
 from tests.test_sensitivity import run
 from tests.test_suite_validation import edit
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.suite import load_suite
+from harness.spec.suite import load_suite
 
 HOMES = Path(__file__).parent / "claim_homes"
 SUITES = sorted(p.stem for p in HOMES.glob("*.toml"))

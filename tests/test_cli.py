@@ -267,9 +267,9 @@ def test_list_still_works(toy: Path, capsys):
 def test_a_device_for_remote_workers_is_checked_by_name_only_and_by_the_worker(toy: Path):
     from harness.determinism import resolve_device
     from harness.errors import SparsebenchError
-    from harness.executors import Job, run_job
-    from harness.plan import resolve
-    from harness.suite import load_suite
+    from harness.run.executors import Job, run_job
+    from harness.spec.plan import resolve
+    from harness.spec.suite import load_suite
 
     assert resolve_device("cuda", here=False) == torch.device("cuda")
     with pytest.raises(SparsebenchError, match="not a device name"):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import compare
 from harness.cli import main
-from harness.store import Store
-from harness.suite import load_suite
+from harness.refs import compare
+from harness.run.store import Store
+from harness.spec.suite import load_suite
 from tests.test_cli import one_error_line
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.coverage import coverage, find_writeup, share_covered
 from harness.errors import SpecError
-from harness.suite import available_suites, load_suite
+from harness.spec.coverage import coverage, find_writeup, share_covered
+from harness.spec.suite import available_suites, load_suite
 from tests.conftest import IN_CI, REPO
 
 SEEDS = REPO.parent / "shared" / "seeds"
@@ -99,7 +99,7 @@ def test_every_shipped_suite_covers_every_number_of_its_writeup(name: str):
 
 
 def test_numbers_inside_words_and_results_at_a_line_start_are_read_right():
-    from harness.coverage import numbers_in
+    from harness.spec.coverage import numbers_in
 
     found = [t for _, t, _, _ in numbers_in("81.22 ± 0.73 on MNIST-1D with 60k rows\n"
                                             "3. a list item of 1.3M parameters\n")]

@@ -1,5 +1,5 @@
 """Regress and verify across machine classes: which mode, and the statistical comparison's
-two error rates (harness/machine.py, harness/drift.py, harness/regress.py).
+two error rates (harness/run/machine.py, harness/stats/drift.py, harness/refs/regress.py).
 
 Nothing here depends on this machine's bits: the simulated draws are seeded NumPy, and the
 real-suite checks read the committed quick tiers, shifting their own numbers."""
@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness import drift, machine, regress, stats
-from harness.suite import load_suite
+from harness.refs import regress
+from harness.run import machine
+from harness.spec.suite import load_suite
+from harness.stats import core as stats
+from harness.stats import drift
 
 REPO = Path(__file__).resolve().parents[1]
 SUITES = sorted(p.parent.parent.name for p in REPO.glob("suites/*/expected/quick.json"))

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 from tests.conftest import SMOKE_ENV, SmokeRun, restate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,8 +148,8 @@ def test_regress_passes_then_fails_with_a_diff_table(tmp_path: Path):
 
 def test_batched_path_equals_one_cell_path(tmp_path: Path):
     """Seeds (and tuning trials) trained as one stacked model give the very same numbers."""
-    from harness.runner import Runner
-    from harness.store import Store
+    from harness.run.runner import Runner
+    from harness.run.store import Store
 
     plan = resolve(load_suite("dsb_mnist1d"), "smoke")
     runs = {}

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness import regress, stats
 from harness.errors import SparsebenchError, StoreError
-from harness.judge import CONTRADICTED, NOT_TESTABLE, SUPPORTED
-from harness.plan import resolve
-from harness.render import write_suite_report
-from harness.report import build
-from harness.runner import Runner, store_lock
-from harness.store import CellRecord, Store
-from harness.suite import load_suite
+from harness.judge.engine import CONTRADICTED, NOT_TESTABLE, SUPPORTED
+from harness.refs import regress
+from harness.report.model import build
+from harness.report.render import write_suite_report
+from harness.run.runner import Runner, store_lock
+from harness.run.store import CellRecord, Store
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
+from harness.stats import core as stats
 
 CPU = __import__("torch").device("cpu")
 
@@ -56,6 +58,8 @@ def test_extra_grid_runs_beside_the_main_grid(toy: Path, store_path: Path):
     with open(toy / "suite.toml", "a") as f:
         f.write('\n[[grid]]\nname = "sweep"\nfactors = { spread = [0.1, 0.2], arm = ["a"] }\n'
                 'params = { lr = 0.5 }\n')
+    # {arm = "a"} now names three configurations (a load error, tested below)
+    (toy / "claims.toml").write_text("[source]\nfile = 'toy.txt'\n")
     suite = load_suite(str(toy))
     plan = resolve(suite, "smoke")
     assert plan.cell_count() == (15, 9)
@@ -64,10 +68,25 @@ def test_extra_grid_runs_beside_the_main_grid(toy: Path, store_path: Path):
     sweep = [r for r in result.records if r.params.get("grid") == "sweep"]
     assert len(sweep) == 6 and {r.params["lr"] for r in sweep} == {0.5}
     assert all("grid" not in r.params for r in result.records if r not in sweep)
-    results = __import__("harness.aggregate", fromlist=["Results"]).Results(plan, result.records)
+    from harness.judge.aggregate import Results
+    results = Results(plan, result.records)
     assert results.select({"grid": "sweep", "spread": 0.1}, "score", None, "x").n == 3
     with pytest.raises(SparsebenchError, match="matches 3 configurations.*also give"):
         results.select({"arm": "a"}, "score", None, "claims.toml")
+
+
+def test_a_where_that_names_several_configurations_fails_at_load(toy: Path):
+    """Before any training: a grid that also runs arm a makes claims.toml's {arm = "a"}
+    name three configurations, and every table row and claim arm that reads it says so,
+    with the factors that tell them apart."""
+    with open(toy / "suite.toml", "a") as f:
+        f.write('\n[[grid]]\nname = "sweep"\nfactors = { spread = [0.1, 0.2], arm = ["a"] }\n')
+    with pytest.raises(SparsebenchError) as err:
+        load_suite(str(toy))
+    text = str(err.value)
+    assert "table[0].row[0].where: {'arm': 'a'} matches 3 configurations at tier" in text
+    assert "also give ['grid', 'spread']" in text and 'not_run = "why"' in text
+    assert "(id \"a-beats-b\").a: {'arm': 'a'} matches 3" in text
 
 
 def test_tier_factors_narrow_every_grid_and_never_add(toy: Path):
@@ -75,6 +94,7 @@ def test_tier_factors_narrow_every_grid_and_never_add(toy: Path):
         f.write('\n[[grid]]\nname = "sweep"\nfactors = { spread = [0.1, 0.2], arm = ["a"] }\n'
                 '\n[[grid]]\nname = "other"\nfactors = { arm = ["b"] }\n'
                 '\n[tiers.narrow]\nfactors = { arm = ["a", "c"], spread = [0.2] }\n')
+    (toy / "claims.toml").write_text("[source]\nfile = 'toy.txt'\n")  # 'arm = a' is ambiguous
     plan = resolve(load_suite(str(toy)), "narrow")
     assert plan.factors == {"arm": ["a", "c"]}  # the main grid keeps its own order
     assert [(g.name, g.factors) for g in plan.grids] == \
@@ -176,7 +196,7 @@ def test_tuning_groups_train_side_by_side_and_each_study_runs_as_if_alone(
     """All groups' trials of a round reach the executor together, and each group's
     study, told between rounds of 4 past TPE's 10 random start-up trials, suggests
     exactly what it suggests when its group is tuned on its own."""
-    import harness.runner as runner_module
+    import harness.run.runner as runner_module
 
     suite_toml = toy / "suite.toml"
     text = suite_toml.read_text().replace("tuning = { trials = 3 }", "tuning = { trials = 16 }")
@@ -203,7 +223,7 @@ def test_tuning_groups_train_side_by_side_and_each_study_runs_as_if_alone(
 
 
 def test_progress_advances_as_each_cell_finishes(toy: Path, store_path: Path, monkeypatch):
-    import harness.runner as runner_module
+    import harness.run.runner as runner_module
 
     seen: list[tuple[int, str]] = []
     original = runner_module.Progress.finished
@@ -387,3 +407,26 @@ def test_store_file_is_plain_sqlite_for_pandas(toy: Path, store_path: Path):
     with sqlite3.connect(store_path) as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM cells GROUP BY status"))
     assert statuses == {"done": 18}
+
+
+def test_a_row_the_suite_does_not_run_shows_its_numbers_without_a_lookup(toy: Path,
+                                                                          store_path: Path):
+    """``not_run`` on a table row: another paper's method quoted for comparison. Its
+    where is never looked up, and its reported cells read "not testable" with the
+    reason; the rows the suite runs are judged as before."""
+    claims = toy / "claims.toml"
+    claims.write_text(claims.read_text().replace(
+        '[[figure]]', '[[table.row]]\nlabel = "Other paper"\nnot_run = "another paper\'s '
+        'method, quoted for comparison"\nreported = { score = "12.0 ± 0.4" }\n\n[[figure]]', 1))
+    result, _ = run_toy(toy, store_path)
+    model = build(result, "cmd")
+    table = model.tables[0]
+    other = table.result.cells[(2, "score")]
+    assert other.reproduced is None and other.reported_text == "12.0 ± 0.4"
+    assert other.verdict.verdict == NOT_TESTABLE
+    assert other.verdict.reason == ("Not run by this suite: another paper's method, quoted "
+                                    "for comparison")
+    assert table.result.cells[(0, "score")].verdict.verdict != NOT_TESTABLE
+    md = write_suite_report(model, store_path.parent / "out")["md"].read_text()
+    assert re.search(r"\| Other paper +\| 12\.0 ± 0\.4 +\| not run +\| .* not testable", md)
+    assert "Not run by this suite: another paper's method" in md

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from harness.suite import available_suites, load_suite
+from harness.spec.suite import available_suites, load_suite
 from tests.conftest import HAVE_MNIST, missing
 
 SUITES = available_suites()
@@ -55,11 +55,11 @@ def test_below_the_write_ups_scale_no_scale_dependent_verdict_is_decisive(name: 
     trained numbers with the write-up's is "not comparable", never supported or
     contradicted: only the write-up against itself and metrics no setting changes
     (``depends_on = []``) are decided."""
-    from harness.judge import CONTRADICTED, SUPPORTED
-    from harness.plan import resolve
-    from harness.report import build
-    from harness.runner import Runner
-    from harness.store import Store
+    from harness.judge.engine import CONTRADICTED, SUPPORTED
+    from harness.report.model import build
+    from harness.run.runner import Runner
+    from harness.run.store import Store
+    from harness.spec.plan import resolve
     from tests.test_engine import CPU
 
     run = smoke_run(name)

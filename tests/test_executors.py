@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.executors import NO_WORKER_GRACE_S, DaskExecutor, SubmititExecutor
-from harness.plan import resolve
-from harness.runner import Runner
-from harness.store import Store
-from harness.suite import load_suite
+from harness.run.executors import NO_WORKER_GRACE_S, DaskExecutor, SubmititExecutor
+from harness.run.runner import Runner
+from harness.run.store import Store
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
 from tests.conftest import require
 
 require("distributed", "submitit")
@@ -144,7 +144,7 @@ def test_a_cell_time_limit_leaves_an_outer_timer_running():
     import signal
     import time
 
-    from harness.cell_timeout import CellTimeout, alarm
+    from harness.run.cell_timeout import CellTimeout, alarm
 
     rang: list[float] = []
     before = signal.signal(signal.SIGALRM, lambda *_: rang.append(time.monotonic()))

@@ -58,7 +58,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.store import Store
+from harness.run.store import Store
 from tests.conftest import FIXTURES, missing
 from tests.test_suite_validation import CLAIMS_CASES, SUITE_CASES, edit
 
@@ -531,8 +531,8 @@ def test_the_index_lists_the_reports_of_earlier_commands(toy: Path, tmp_path: Pa
 
 def test_a_huge_reported_exponent_is_bounded_in_the_forensics_too():
     """10: the write-up checks never raise ten to a huge power, whatever reaches them."""
-    from harness.cell_timeout import alarm
-    from harness.forensics import Printed
+    from harness.run.cell_timeout import alarm
+    from harness.stats.forensics import Printed
 
     with alarm(5.0), pytest.raises(ValueError, match="exponent beyond"):  # not hours
         Printed.parse("9e-99999999")

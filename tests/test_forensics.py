@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from harness.forensics import (
+from harness.stats.forensics import (
     CONSISTENT,
     INCONSISTENT,
     UNINFORMATIVE,

@@ -13,12 +13,12 @@ import torch
 
 from harness.determinism import git_commit
 from harness.errors import SpecError
-from harness.identity import code_identity
-from harness.plan import group_key, resolve
-from harness.report import build
-from harness.runner import Runner
-from harness.store import Store
-from harness.suite import SUITES_DIR, load_suite, load_suites
+from harness.report.model import build
+from harness.run.runner import Runner
+from harness.run.store import Store
+from harness.spec.identity import code_identity
+from harness.spec.plan import group_key, resolve
+from harness.spec.suite import SUITES_DIR, load_suite, load_suites
 from tests.conftest import FIXTURES, REPO
 
 CPU = torch.device("cpu")
@@ -49,7 +49,7 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
         "baselines/unused.py": "y = 2\n",
         "harness/__init__.py": "",
         "harness/task_api.py": "class RunContext: ...\n",
-        "harness/report.py": "# not imported by the task\n",
+        "harness/report/model.py": "# not imported by the task\n",
         "suites/s/task.py": TASK,
         "suites/s/helpers.py": "z = 3\n",
         "suites/s/sibling.py": "from .helpers import z\n",
@@ -79,7 +79,7 @@ def test_the_digest_covers_every_module_the_task_reaches_and_nothing_else(tmp_pa
         (root / name).write_text((root / name).read_text() + "# edited\n")
         assert code_identity(suite / "task.py", suite, root).digest != before, name
     before = code_identity(suite / "task.py", suite, root).digest
-    for name in ["baselines/unused.py", "harness/report.py", "thirdparty/__init__.py"]:
+    for name in ["baselines/unused.py", "harness/report/model.py", "thirdparty/__init__.py"]:
         (root / name).write_text("changed = True\n")
     assert code_identity(suite / "task.py", suite, root).digest == before
 
@@ -107,7 +107,7 @@ def test_the_shipped_suites_hash_their_own_code():
         files = load_suite(name).code.files
         assert "suite:task.py" in files and "harness/task_api.py" in files
         assert any(f.startswith("baselines/") for f in files)
-        assert "harness/report.py" not in files
+        assert "harness/report/model.py" not in files
 
 
 def _edit_metric(toy: Path) -> None:
@@ -216,7 +216,7 @@ def test_regress_after_an_unversioned_edit_names_the_code_change(toy: Path, caps
 
 
 def test_a_worker_whose_code_differs_from_the_drivers_stores_failures(toy: Path):
-    from harness.executors import Job, run_job
+    from harness.run.executors import Job, run_job
 
     suite = load_suite(str(toy))
     cell = resolve(suite, "smoke").trial_cell({"arm": "a"}, 0.3)
@@ -228,8 +228,8 @@ def test_a_worker_whose_code_differs_from_the_drivers_stores_failures(toy: Path)
 
 
 def test_a_project_module_edited_after_this_process_ran_it_is_stale():
-    from harness.executors import stale_modules
-    from harness.identity import CodeIdentity
+    from harness.run.executors import stale_modules
+    from harness.spec.identity import CodeIdentity
 
     files = ("baselines/_edited_in_this_test.py", "suite:task.py")
     assert stale_modules(CodeIdentity("d1", files, ("aaaa", "1111"))) == []

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.coverage import find_writeup
 from harness.errors import SpecError
-from harness.init_suite import reading, slug
-from harness.suite import load_suite
-from harness.writeup_tables import demojibake, find_tables, split_row
+from harness.newsuite.init_suite import reading, slug
+from harness.newsuite.writeup_tables import demojibake, find_tables, split_row
+from harness.spec.coverage import find_writeup
+from harness.spec.suite import load_suite
 from tests.conftest import REPO
 
 SEEDS = REPO.parent / "shared" / "seeds"

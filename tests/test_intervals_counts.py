@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.judge import CONTRADICTED, SUPPORTED
-from harness.render import terminal_summary, write_index, write_suite_report
-from harness.report import VERDICT_ORDER, build
-from harness.stats import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE, bootstrap_ci, summarize
+from harness.judge.engine import CONTRADICTED, SUPPORTED
+from harness.report.model import VERDICT_ORDER, build
+from harness.report.render import terminal_summary, write_index, write_suite_report
+from harness.stats.core import BOOTSTRAP_MIN_N, SUMMARY_CONFIDENCE, bootstrap_ci, summarize
 from tests.test_engine import run_toy
 
 # ------------------------------------------------------------------ fault 11: intervals
@@ -133,9 +133,9 @@ def test_headline_counts_table_cells_with_the_claims(toy: Path, store_path: Path
 def test_an_exactly_zero_difference_keeps_its_interval_width(test: str):
     """Seeds whose mean equals the reported number exactly still carry their SE: the
     interval of the difference is [-h, h], not the point [0, 0]."""
-    from harness import questions
-    from harness import stats as st
-    from harness.judge import _interval
+    from harness.judge.engine import _interval
+    from harness.stats import core as st
+    from harness.stats import questions
 
     values = np.array([0.8, 1.0, 1.2])
     chosen = st.one_sample if test == "one_sample" else questions.against_estimate(0.1, 4.0)

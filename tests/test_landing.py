@@ -15,18 +15,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import harness.render
+import harness.report.render
 from harness.cli import main
-from harness.landing import (
-    EVIDENCE_CHARS,
-    LEGEND,
-    ellipsis,
-    first_clause,
-    short_evidence,
-)
-from harness.render import write_index
-from harness.report import VERDICT_ORDER
-from harness.verdict import NOT_COMPARABLE, SUPPORTED, Verdict
+from harness.judge.verdict import NOT_COMPARABLE, SUPPORTED, Verdict
+from harness.report.index_page import EVIDENCE_CHARS, LEGEND, ellipsis, first_clause, short_evidence
+from harness.report.model import VERDICT_ORDER
+from harness.report.render import write_index
 from tests.conftest import FIXTURES, missing
 from tests.test_suite_validation import edit
 
@@ -70,20 +64,20 @@ def landing(tmp_path_factory) -> tuple[Path, list, dict[str, Path]]:
     assert main(["regress", "--update", "--suite", str(toy), "--tier", "ref", "--threads", "1",
                  "--no-progress"]) == 0
     models: list = []
-    write = harness.render.write_index
+    write = harness.report.render.write_index
 
     def keep(found, out_dir):
         models.extend(found)
         return write(found, out_dir)
 
-    harness.render.write_index = keep  # the CLI imports it from the module when it runs
+    harness.report.render.write_index = keep  # the CLI imports it from the module when it runs
     try:
         out = root / "out"
         assert main(["reproduce", "--suite", str(toy), "--suite", str(toy2), "--threads", "1",
                      "--store", str(root / "store.sqlite"), "--out", str(out),
                      "--no-progress"]) == 0
     finally:
-        harness.render.write_index = write
+        harness.report.render.write_index = write
     return out, models, {"toy": toy, "toy2": toy2}
 
 

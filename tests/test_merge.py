@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.merge import timing_metrics
-from harness.store import CellRecord, Store
+from harness.run.merge import timing_metrics
+from harness.run.store import CellRecord, Store
 
 SUITE = "sparling"  # a shipped suite with timing metrics: a merge leaves those out
 TIMING = sorted(timing_metrics(SUITE))[0]

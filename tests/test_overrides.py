@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.overrides import apply
-from harness.plan import resolve
-from harness.suite import load_suite
+from harness.spec.overrides import apply
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
 from tests.test_cli import one_error_line
 
 
@@ -80,7 +80,7 @@ def test_a_bad_config_names_the_file_and_field(toy: Path, tmp_path: Path, capsys
 
 
 def test_an_integer_for_a_float_and_a_boolean_typed():
-    from harness.overrides import typed
+    from harness.spec.overrides import typed
 
     assert typed("x", "5", 0.5) == 5.0 and isinstance(typed("x", "5", 0.5), float)
     assert typed("x", "TRUE", False) is True

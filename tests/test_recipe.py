@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import recipe
 from harness.cli import main
-from harness.specs import RecipeChoice
-from harness.store import Store
+from harness.recipe import search as recipe
+from harness.run.store import Store
+from harness.spec.schemas import RecipeChoice
 from tests.test_reference import report, write_reference
 from tests.test_suite_validation import edit
 
@@ -120,7 +120,7 @@ def test_a_choice_is_values_or_a_range(fields: dict, words: str):
 
 def test_a_space_names_parameters_and_tables_that_exist(toy: Path):
     from harness.errors import SpecError
-    from harness.suite import load_suite
+    from harness.spec.suite import load_suite
 
     toy_with_recipe(toy, "12.0 ± 0.5", "7.0 ± 0.5")
     edit(toy / "suite.toml", "[recipe.space.shift]", "[recipe.space.nosuch]")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import harness.render
-from harness import reference
+import harness.report.render
 from harness.cli import main
-from harness.store import CellRecord, Store
+from harness.refs import reference
+from harness.run.store import CellRecord, Store
 from tests.conftest import restate
 from tests.test_suite_validation import edit
 
@@ -33,13 +33,13 @@ def write_reference(toy: Path, store: Path, capsys) -> dict:
 def report(toy: Path, store: Path, out: Path, capsys, monkeypatch) -> tuple[object, str]:
     """`report --tier smoke`: the model it rendered and what it printed."""
     models = []
-    render = harness.render.write_suite_report
+    render = harness.report.render.write_suite_report
 
     def keep(model, out_dir):
         models.append(model)
         return render(model, out_dir)
 
-    monkeypatch.setattr(harness.render, "write_suite_report", keep)
+    monkeypatch.setattr(harness.report.render, "write_suite_report", keep)
     assert main(["report", "--suite", str(toy), "--tier", "smoke", "--store", str(store),
                  "--out", str(out)]) == 0
     [model] = models

@@ -14,13 +14,13 @@ from markdown_it import MarkdownIt
 from markupsafe import escape
 from matplotlib.container import BarContainer
 
-from harness.judge import INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, SUPPORTED, verdict_level
-from harness.margins import RULE, RULE_PLAIN
-from harness.md_text import md_code, md_escape, one_line
-from harness.plots import table_figure
-from harness.render import terminal_summary, write_index, write_suite_report
-from harness.report import VERDICT_ORDER, build, column_notes, interval_note
-from harness.stats import SUMMARY_CONFIDENCE, summarize
+from harness.judge.engine import INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, SUPPORTED, verdict_level
+from harness.report.md_text import md_code, md_escape, one_line
+from harness.report.model import VERDICT_ORDER, build, column_notes, interval_note
+from harness.report.plots import table_figure
+from harness.report.render import terminal_summary, write_index, write_suite_report
+from harness.stats.core import SUMMARY_CONFIDENCE, summarize
+from harness.stats.margins import RULE, RULE_PLAIN
 from tests.test_engine import run_toy
 from tests.test_suite_validation import edit
 
@@ -458,8 +458,8 @@ def test_the_summary_is_generated_from_the_verdicts(toy: Path, store_path: Path,
 
 
 def test_the_summary_counts_what_no_seed_count_can_settle():
-    from harness import findings
-    from harness.verdict import Verdict
+    from harness.judge import findings
+    from harness.judge.verdict import Verdict
 
     def v(outcome: str, undecidable: bool = False) -> Verdict:
         out = Verdict("x", "value", "q", outcome, "reason")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import stats
-from harness.judge import Judge
+from harness.judge.engine import Judge
+from harness.stats import core as stats
 from tests.test_verdicts import claims, results
 
 SIDE = {"metric": "score", "a": {"arm": "a"}, "b": {"arm": "b"}}
@@ -50,8 +50,8 @@ def test_seeds_to_settle_a_miss_use_the_two_sided_quantile():
 
 @pytest.fixture(scope="module")
 def plan():
-    from harness.plan import resolve
-    from harness.suite import load_suite
+    from harness.spec.plan import resolve
+    from harness.spec.suite import load_suite
     from tests.test_verdicts import TOY
 
     return resolve(load_suite(str(TOY)), "quick")
@@ -84,7 +84,7 @@ def test_an_assumed_run_count_is_said(plan):
     is marked as assumed wherever the write-up's own numbers are tested with it."""
     v = _writeup(plan, "10.0 ± 0.1", "9.0 ± 0.1")
     assert "(n=3 each)" in v.writeup  # the test source states its n: no n_note
-    from harness.specs import ClaimsSpec
+    from harness.spec.schemas import ClaimsSpec
 
     spec = claims({"id": "g", "quote": "q", "kind": "greater", **SIDE}, table=[
         {"id": "t", "title": "T", "row_header": "arm",

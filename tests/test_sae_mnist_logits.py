@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from baselines.sae import FFN, JumpReLUSAE, hard_gate
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 from harness.task_api import RunContext
 from suites.sae_mnist_logits.task import (
     choose_lambda,

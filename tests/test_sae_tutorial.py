@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 from tests.conftest import DATA, needs_mnist
 
 SUITE = load_suite("sae_tutorial")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.suite import load_suite
+from harness.spec.suite import load_suite
 
 
 def test_a_new_suite_loads_runs_and_reports(tmp_path: Path, capsys):

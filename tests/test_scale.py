@@ -7,14 +7,14 @@ from pathlib import Path
 
 import torch
 
-from harness.plan import resolve
-from harness.render import terminal_summary, write_suite_report
-from harness.report import VERDICT_ORDER, build
-from harness.runner import Runner
-from harness.scale import NOT_COMPARABLE, deviations, summary
-from harness.store import Store
-from harness.suite import load_suite
-from harness.verdict import NOT_TESTABLE
+from harness.judge.scale import NOT_COMPARABLE, deviations, summary
+from harness.judge.verdict import NOT_TESTABLE
+from harness.report.model import VERDICT_ORDER, build
+from harness.report.render import terminal_summary, write_suite_report
+from harness.run.runner import Runner
+from harness.run.store import Store
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
 from tests.test_suite_validation import edit
 
 CPU = torch.device("cpu")
@@ -217,9 +217,9 @@ def test_a_requirement_holds_for_every_configuration_it_selects(toy: Path, tmp_p
 def test_failed_seeds_never_show_the_regime_or_a_learned_task():
     import numpy as np
 
-    from harness.aggregate import Selection
-    from harness.scale import _condition
-    from harness.specs import LearnedSpec
+    from harness.judge.aggregate import Selection
+    from harness.judge.scale import _condition
+    from harness.spec.schemas import LearnedSpec
 
     class Stub:  # one configuration per arm, with the seeds given
         configs = [{"arm": "a"}, {"arm": "b"}]

@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from harness.cli import main, parser
-from harness.command import stored_device_threads
 from harness.errors import SparsebenchError
-from harness.execute import pinned_threads
-from harness.plan import resolve
-from harness.runner import Runner
-from harness.selection import narrow, stored_filter
-from harness.store import CellRecord, Store
-from harness.suite import load_suite
+from harness.report.reproduce_line import stored_device_threads
+from harness.run.execute import pinned_threads
+from harness.run.runner import Runner
+from harness.run.store import CellRecord, Store
+from harness.spec.plan import resolve
+from harness.spec.selection import narrow, stored_filter
+from harness.spec.suite import load_suite
 from tests.conftest import require
 from tests.test_suite_validation import edit
 
@@ -53,6 +53,7 @@ def reproduce_line(md: str) -> list[str]:
 def test_where_and_seeds_cut_the_plan(toy: Path):
     with open(toy / "suite.toml", "a") as f:
         f.write(SWEEP)
+    (toy / "claims.toml").write_text("[source]\nfile = 'toy.txt'\n")  # 'arm = a' is ambiguous
     whole = resolve(load_suite(str(toy)), "smoke")
     assert whole.cell_count() == (15, 9) and whole.subset == ""
 
@@ -77,6 +78,7 @@ def test_where_on_a_factor_tuning_is_not_per_keeps_every_trial_it_needs(toy: Pat
     """Tuning is per arm; cutting by another factor keeps every group's trials, and
     they are the whole tier's trials (same ids), so nothing is tuned twice."""
     edit(toy / "suite.toml", 'arm = ["a", "b", "c"]', 'arm = ["a", "b", "c"]\nwidth = [1, 2]')
+    (toy / "claims.toml").write_text("[source]\nfile = 'toy.txt'\n")  # 'arm = a' is ambiguous
     whole = resolve(load_suite(str(toy)), "smoke")
     part = narrow(whole, ["width=2"], None)
     assert part.tuning_groups() == whole.tuning_groups() == [{"arm": a} for a in "abc"]

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.aggregate import Results
 from harness.errors import SpecError
-from harness.judge import INCONCLUSIVE, NOT_COMPARABLE, SUPPORTED, Judge
-from harness.plan import resolve
-from harness.render import write_suite_report
-from harness.report import build
-from harness.sensitivity import analyse
-from harness.store import Store
-from harness.suite import load_suite
+from harness.judge.aggregate import Results
+from harness.judge.engine import INCONCLUSIVE, NOT_COMPARABLE, SUPPORTED, Judge
+from harness.judge.sensitivity import analyse
+from harness.report.model import build
+from harness.report.render import write_suite_report
+from harness.run.store import Store
+from harness.spec.plan import resolve
+from harness.spec.suite import load_suite
 from tests.test_engine import CPU, Runner
 from tests.test_suite_validation import edit
 
@@ -180,7 +180,7 @@ def test_a_bad_sweep_names_its_key(toy: Path, old, new, key):
 def test_a_reference_carries_its_sweeps_and_a_report_from_it_shows_them(toy: Path,
                                                                        store_path: Path,
                                                                        tmp_path: Path):
-    from harness import reference
+    from harness.refs import reference
 
     sweep(toy, "[4.0]")
     ref = reference.make(run(toy, store_path), "cmd")

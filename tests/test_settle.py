@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import harness.settle_run
-from harness import settle
+import harness.settle.run
 from harness.cli import main
-from harness.settle import Design, Round
-from harness.store import Store
+from harness.run.store import Store
+from harness.settle import design as settle
+from harness.settle.design import Design, Round
 from tests.test_reference import report, write_reference
 from tests.test_suite_validation import edit
 
@@ -121,7 +121,7 @@ def test_a_round_slower_than_planned_stops_at_the_budget(noisy_toy: Path, tmp_pa
     write_reference(noisy_toy, tmp_path / "ref.sqlite", capsys)
     monkeypatch.setattr(settle, "cell_seconds", lambda results: lambda config: 1e-6)
     ticks = iter(range(10**6))  # a clock on which every configuration takes 1 s
-    monkeypatch.setattr(harness.settle_run.time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(harness.settle.run.time, "monotonic", lambda: float(next(ticks)))
     assert settle_cli(noisy_toy, store, "--budget", "0.5s") == 0
     out = capsys.readouterr().out
     assert "budget is spent" in out and "planned cells are not run" in out

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from baselines.sparling import DensityAnnealer, SparlingNet, SpatialSparsity
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 
 
 def channel_data(n: int, gen: torch.Generator, scales=(1.0,) * 10) -> torch.Tensor:

@@ -9,9 +9,9 @@ import math
 import pytest
 import torch
 
-from harness.execute import execute_cell
-from harness.plan import make_cell, resolve
-from harness.suite import load_suite
+from harness.run.execute import execute_cell
+from harness.spec.plan import make_cell, resolve
+from harness.spec.suite import load_suite
 
 CASES = [("adaptive_sparse_attention", {"model": "adaptive", "seq_len": 64}),
          ("sparling", {"method": "MT"})]

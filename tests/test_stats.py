@@ -1,4 +1,4 @@
-"""Tests for harness.stats against hand-computed or textbook values.
+"""Tests for harness.stats.core against hand-computed or textbook values.
 
 Running example used throughout: a = [1, 2, 3], b = [4, 5, 7].
   mean a = 2,     var a = ((-1)^2 + 0 + 1^2) / 2 = 1
@@ -18,7 +18,7 @@ import math
 
 import pytest
 
-from harness.stats import (
+from harness.stats.core import (
     EquivResult,
     Reported,
     Summary,

@@ -13,13 +13,13 @@ import pytest
 import torch
 from pydantic import BaseModel
 
-from harness import suite as suite_mod
 from harness.cli import main
 from harness.errors import SpecError
-from harness.execute import execute_cell
-from harness.plan import resolve
-from harness.specs import ClaimsSpec, SuiteSpec
-from harness.suite import _check_claims, _check_suite, load_suite
+from harness.run.execute import execute_cell
+from harness.spec import suite as suite_mod
+from harness.spec.plan import resolve
+from harness.spec.schemas import ClaimsSpec, SuiteSpec
+from harness.spec.suite import _check_claims, _check_suite, load_suite
 from tests.conftest import require
 from tests.test_suite_validation import edit
 
@@ -104,9 +104,9 @@ def test_an_error_inside_a_sibling_names_its_file_and_line(toy: Path):
 
 def test_dask_workers_import_the_modules_beside_the_task(toy: Path, tmp_path: Path):
     require("distributed")
-    from harness.executors import DaskExecutor
-    from harness.runner import Runner
-    from harness.store import Store
+    from harness.run.executors import DaskExecutor
+    from harness.run.runner import Runner
+    from harness.run.store import Store
 
     with_helpers(toy)
     edit(toy / "suite.toml", 'arm = ["a", "b", "c"]', 'arm = ["a"]')

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.plan import resolve
-from harness.spec_errors import ERROR_PREFIX, problems_of
-from harness.specs import CLAIM_KINDS
-from harness.suite import load_suite
+from harness.spec.plan import resolve
+from harness.spec.problems import ERROR_PREFIX, problems_of
+from harness.spec.schemas import CLAIM_KINDS
+from harness.spec.suite import load_suite
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -64,7 +64,7 @@ SUITE_CASES = [
      "[tiers.smoke]\nseeds = 3", "scale.tuning_trials", "greater than or equal to 1"),
     ("size = {}", "size = { depends_on = ['spread'] }", "metrics.size.depends_on[0]",
      "not one of the write-up's settings in [scale]"),
-    # an override has the type of its [params] default (harness/param_types.py)
+    # an override has the type of its [params] default (harness/spec/param_types.py)
     ("[params]\nspread = 0.5", "[tiers.quick.params]\nepochs = \"2\"\n\n[params]\nepochs = 50"
      "\nspread = 0.5", "tiers.quick.params.epochs",
      "is a string ('2'); [params].epochs is an integer (50)"),
@@ -195,6 +195,7 @@ def test_types_that_fit_their_params_default_load(toy: Path):
          "[tiers.smoke]\nseeds = 3\nparams = { spread = 1, fail_arm = 'c', sleep = 0 }")
     edit(toy / "suite.toml", "seeds = 8", 'seeds = 8\n\n[[grid]]\nname = "g"\n'
          "factors = { arm = ['a'], spread = [1, 0.25] }")
+    (toy / "claims.toml").write_text("[source]\nfile = 'toy.txt'\n")  # 'arm = a' is ambiguous
     plan = resolve(load_suite(str(toy)), "smoke")
     assert plan.params["spread"] == 1 and plan.params["fail_arm"] == "c"
 
@@ -372,7 +373,7 @@ def test_rows_of_an_unknown_table_names_it_and_the_tables(toy: Path):
 def test_suite_toml_reports_every_problem_at_once(toy: Path):
     """Fixing one problem of suite.toml must not reveal the next (issue 28): all of them
     come in one error, each naming its key."""
-    from harness.spec_errors import problems_of
+    from harness.spec.problems import problems_of
 
     edit(toy / "suite.toml", 'task = "task:run"', 'task = "task:run"\ndefault_tier = "nope"')
     edit(toy / "suite.toml", "[tiers.smoke]\nseeds = 3",

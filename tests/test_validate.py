@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.suite import available_suites, load_suite
+from harness.spec.suite import available_suites, load_suite
 from tests.conftest import REPO
 from tests.test_suite_validation import edit
 

@@ -18,17 +18,17 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from harness import stats
-from harness.aggregate import Results
-from harness.correction import holm_within
-from harness.judge import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Judge
-from harness.margins import RULE_PLAIN, default_margin, resolution
-from harness.plan import resolve
-from harness.questions import one_sided_question
-from harness.specs import ClaimsSpec, SuiteSpec
-from harness.store import CellRecord
-from harness.suite import load_suite
-from harness.verdict import p_text
+from harness.judge.aggregate import Results
+from harness.judge.correction import holm_within
+from harness.judge.engine import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Judge
+from harness.judge.verdict import p_text
+from harness.run.store import CellRecord
+from harness.spec.plan import resolve
+from harness.spec.schemas import ClaimsSpec, SuiteSpec
+from harness.spec.suite import load_suite
+from harness.stats import core as stats
+from harness.stats.margins import RULE_PLAIN, default_margin, resolution
+from harness.stats.questions import one_sided_question
 
 TOY = Path(__file__).parent / "fixtures" / "toy"
 SUITES = Path(__file__).resolve().parents[1] / "suites"
@@ -661,8 +661,8 @@ def test_finished_seeds_without_a_value_are_not_called_not_run_yet():
     stores no value: the reason says so instead of 'not run yet'."""
     import numpy as np
 
-    from harness.aggregate import Selection
-    from harness.judge import _no_result_text
+    from harness.judge.aggregate import Selection
+    from harness.judge.engine import _no_result_text
 
     never = Selection({"method": "MT"}, np.array([]), 0, [], valueless=3)
     waiting = Selection({"method": "ST"}, np.array([]))
@@ -793,11 +793,11 @@ def test_seeds_that_made_different_choices_are_named_a_mixture(toy: Path, tmp_pa
     """A per-seed choice (``per_seed = "choice"``, e.g. a calibrated lambda) that the seeds
     of a configuration did not all make alike: every verdict on that configuration names
     the mixture, and the summary says how many rest on it (issue 25)."""
-    from harness.plan import resolve
-    from harness.report import build
-    from harness.runner import Runner
-    from harness.store import Store
-    from harness.suite import load_suite
+    from harness.report.model import build
+    from harness.run.runner import Runner
+    from harness.run.store import Store
+    from harness.spec.plan import resolve
+    from harness.spec.suite import load_suite
     from tests.test_suite_validation import edit
 
     edit(toy / "suite.toml", "size = {}", 'size = {}\npicked = { per_seed = "choice" }')

@@ -1,5 +1,5 @@
 """`sparsebench verify`: re-run a random sample of a committed reference's cells and
-compare each number with the stored one (harness/verify.py)."""
+compare each number with the stored one (harness/refs/verify.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import verify
 from harness.cli import main
-from harness.store import CellRecord
+from harness.refs import verify
+from harness.run.store import CellRecord
 from tests.conftest import FIXTURES, restate
 from tests.test_suite_validation import edit
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.judge import CONTRADICTED, NOT_TESTABLE, SUPPORTED
-from harness.report import build
+from harness.judge.engine import CONTRADICTED, NOT_TESTABLE, SUPPORTED
+from harness.report.model import build
 from tests.test_sensitivity import run, sweep
 from tests.test_suite_validation import edit
 
@@ -67,7 +67,7 @@ def test_only_at_the_reference_tier(toy: Path, store_path: Path):
 @pytest.mark.parametrize("bad", ['kind = "internal"', 'kind = "not_testable"'])
 def test_when_run_takes_only_a_claim_the_runs_can_judge(toy: Path, bad: str):
     from harness.errors import SpecError
-    from harness.suite import load_suite
+    from harness.spec.suite import load_suite
 
     with_claim(toy, claim=CLAIM.replace('kind = "greater"', bad))
     with pytest.raises(SpecError, match="when_run"):
@@ -81,7 +81,7 @@ def test_when_run_takes_only_a_claim_the_runs_can_judge(toy: Path, bad: str):
 ])
 def test_an_arm_names_a_run_the_suite_can_make(toy: Path, arm: str, message: str):
     from harness.errors import SpecError
-    from harness.suite import load_suite
+    from harness.spec.suite import load_suite
 
     with_claim(toy, claim=CLAIM.replace('{ arm = "b", shift = 4.0 }', arm))
     sweep(toy, "[4.0]")

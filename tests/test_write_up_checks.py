@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from harness.errors import SpecError
-from harness.forensics import CONSISTENT, IMPLAUSIBLE, INCONSISTENT, UNINFORMATIVE
-from harness.stats import parse_reported
-from harness.suite import load_suite
-from harness.write_up_checks import check_write_up
+from harness.judge.write_up_checks import check_write_up
+from harness.spec.suite import load_suite
+from harness.stats.core import parse_reported
+from harness.stats.forensics import CONSISTENT, IMPLAUSIBLE, INCONSISTENT, UNINFORMATIVE
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -177,8 +177,8 @@ def test_a_spread_impossible_as_an_sd_is_read_as_an_se_only_on_a_grid_its_column
     column's other means impossible (GRIM), so it cannot rule the SD out: the verdicts
     keep the SD reading. On a grid the whole column fits, the SE reading is taken and
     said."""
-    from harness.judge import Judge
-    from harness.write_up_checks import spread_reading
+    from harness.judge.engine import Judge
+    from harness.judge.write_up_checks import spread_reading
 
     suite = load_suite("dsb_mnist1d")
     claims = suite.claims

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, NoReturn
 from ..errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
-    from ..plan import Plan
-    from ..runner import Runner, RunResult
-    from ..store import Store
-    from ..suite import Suite
+    from ..run.runner import Runner, RunResult
+    from ..run.store import Store
+    from ..spec.plan import Plan
+    from ..spec.suite import Suite
 
 
 DEFAULT_STORE = Path(".sparsebench") / "store.sqlite"
@@ -165,7 +165,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 
 def _suites(args: argparse.Namespace) -> list[Suite]:
-    from ..suite import available_suites, load_suites
+    from ..spec.suite import available_suites, load_suites
 
     names = args.suite or available_suites()
     if not names:
@@ -176,8 +176,8 @@ def _suites(args: argparse.Namespace) -> list[Suite]:
 def _plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan]:
     """Each suite's plan at --tier, cut by --where/--seeds: every tier and every cut is
     checked before anything trains."""
-    from ..plan import resolve
-    from ..selection import narrow
+    from ..spec.plan import resolve
+    from ..spec.selection import narrow
 
     return [narrow(resolve(s, args.tier), getattr(args, "where", None),
                    getattr(args, "seeds", None), getattr(args, "set_params", None),
@@ -188,8 +188,8 @@ def _runner(args: argparse.Namespace, store: Store, execute: bool = True) -> Run
     import torch
 
     from ..determinism import resolve_device
-    from ..executors import make_executor
-    from ..runner import Runner
+    from ..run.executors import make_executor
+    from ..run.runner import Runner
 
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
@@ -216,8 +216,8 @@ def _require_store_or_references(args: argparse.Namespace, plans: list[Plan]) ->
     an error."""
     import atexit
 
-    from .. import reference
-    from ..store import Store
+    from ..refs import reference
+    from ..run.store import Store
 
     refs = [_load_reference(p.suite, p.tier) for p in plans]
     if not plans or not all(ref is not None and reference.stale(ref, p.suite) is None
@@ -272,9 +272,9 @@ def _from_reference(plan: Plan, stored: RunResult) -> tuple[RunResult, str]:
     one made by other code (said on stdout)."""
     import torch
 
-    from .. import reference
-    from ..runner import Runner
-    from ..store import Store
+    from ..refs import reference
+    from ..run.runner import Runner
+    from ..run.store import Store
 
     ref = _load_reference(plan.suite, plan.tier)
     if ref is None:
@@ -303,7 +303,7 @@ def _load_reference(suite: Suite, tier: str) -> dict | None:
     """The committed reference of ``tier`` (reference.load): a truncated, hand-broken or
     hand-edited file is a one-line error naming the command that rewrites it, not a
     traceback, and a JSON list is not skipped in silence."""
-    from .. import reference
+    from ..refs import reference
 
     return reference.load(suite, tier)
 

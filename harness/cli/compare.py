@@ -45,11 +45,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from .. import compare
-    from .. import compare_sources as sources
-    from ..plan import resolve
-    from ..selection import narrow
-    from ..suite import load_suite
+    from ..refs import compare
+    from ..refs import compare_sources as sources
+    from ..spec.plan import resolve
+    from ..spec.selection import narrow
+    from ..spec.suite import load_suite
 
     _check_options(args)
     suite = load_suite(args.suite)
@@ -102,14 +102,14 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _cells(row) -> list[str]:
-    from ..compare import p_cell
+    from ..refs.compare import p_cell
 
     return [row.config, row.metric, row.a.text(), row.b.text(), row.diff_text(), row.test or "—",
             p_cell(row.p), p_cell(row.p_holm), row.marker, row.note]
 
 
 def _one_side(result) -> list[str]:
-    from ..compare import count
+    from ..refs.compare import count
 
     return [f"only in {side}: {config} ({count(n, 'finished seed')})"
             for side, found in (("A", result.only_a), ("B", result.only_b))
@@ -119,7 +119,7 @@ def _one_side(result) -> list[str]:
 def _summary(result, shown: int | None) -> str:
     """'7 rows: 1 changed, 5 identical, 1 timing; Holm over 1 test at alpha 0.05'; with
     ``shown`` (--only-changed) how many of them the table shows."""
-    from ..compare import ALPHA, count
+    from ..refs.compare import ALPHA, count
 
     counts = ", ".join(f"{n} {marker}" for marker, n in result.counts().items()) or "none"
     one_side = len(result.only_a) + len(result.only_b)
@@ -139,10 +139,10 @@ def _write(path: Path, heading: str, command: str, lines: list[str], rows, resul
     """The table as Markdown or self-contained HTML (reports/templates/compare.*.j2)."""
     import jinja2
 
-    from .. import atomic
-    from ..compare import METHOD
-    from ..md_text import md_code, md_escape
-    from ..render import TEMPLATES, md_table
+    from ..refs.compare import METHOD
+    from ..report.md_text import md_code, md_escape
+    from ..report.render import TEMPLATES, md_table
+    from ..run import atomic
 
     html = path.suffix == ".html"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=html,

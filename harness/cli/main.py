@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .. import init_suite
 from ..errors import SparsebenchError
+from ..newsuite import init_suite
 from . import compare, merge, recipe, settle, validate
 
 if TYPE_CHECKING:  # for type hints only
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             from ..determinism import resolve_device
             resolve_device(args.device, _devices_here(args))
         if getattr(args, "store", None) is not None:
-            from ..store import check_store_path
+            from ..run.store import check_store_path
             check_store_path(args.store)
         with _stdout_for(args.command) as out:
             code = _command(args)
@@ -206,7 +206,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "forget":
         return cmd_forget(args)
     if args.command == "new":
-        from ..scaffold import create
+        from ..newsuite.scaffold import create
 
         for path in create(args.folder, args.writeup):
             print(f"wrote {path}")

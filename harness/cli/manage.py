@@ -19,9 +19,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     of that tier (cut by --where) found in the store, what `report` would read; without,
     every cell stored under the suite's name whose parameters match --where, stale ones
     from older code included."""
-    from ..runner import Runner, store_lock
-    from ..selection import stored_filter
-    from ..store import Store
+    from ..run.runner import Runner, store_lock
+    from ..run.store import Store
+    from ..spec.selection import stored_filter
 
     if not args.suite:
         raise SparsebenchError("forget: name the suite with --suite (forget never removes "
@@ -56,13 +56,13 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """One row per stored cell and metric of each suite's tier (harness/export.py)."""
+    """One row per stored cell and metric of each suite's tier (harness/refs/export.py)."""
     import pandas as pd
     import torch
 
-    from ..export import frame, require_engine, write
-    from ..runner import Runner
-    from ..store import Store
+    from ..refs.export import frame, require_engine, write
+    from ..run.runner import Runner
+    from ..run.store import Store
 
     require_engine(args.format)  # a missing pyarrow fails before the store is read
     suites = _suites(args)
@@ -87,7 +87,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     uncovered, so that a test or a CI step can hold a suite at 100 %."""
     from tabulate import tabulate
 
-    from ..coverage import coverage, find_writeup, share_covered
+    from ..spec.coverage import coverage, find_writeup, share_covered
 
     suites = _suites(args)
     if args.writeup and len(suites) != 1:

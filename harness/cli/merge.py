@@ -29,8 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from ..runner import store_lock
-    from ..store import Store, check_store_path
+    from ..run.runner import store_lock
+    from ..run.store import Store, check_store_path
 
     into = args.into
     check_store_path(into)
@@ -49,7 +49,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         _print_plan(merge, into, args.dry_run)
         if args.dry_run:
             return 0
-        from .. import merge as merging
+        from ..run import merge as merging
 
         with Store(into) as target:
             written = merging.apply(merge, target, sources)
@@ -74,8 +74,8 @@ def _check_paths(into: Path, sources: list[Path]) -> None:
 def _plan(into: Path, sources: list, prefer_finished: bool):
     """The merge plan against the store at ``into`` (read-only, or none yet); conflicts
     refuse the merge here, before anything is written."""
-    from .. import merge as merging
-    from ..store import Store
+    from ..run import merge as merging
+    from ..run.store import Store
 
     with ExitStack() as stack:
         target = stack.enter_context(Store(into, readonly=True)) if into.is_file() else None

@@ -1,5 +1,5 @@
 """``sparsebench recipe``: search the choices a write-up leaves unstated for a recipe
-that reproduces its numbers (recipe.py has the design); with ``--update`` write the
+that reproduces its numbers (recipe/search.py has the design); with ``--update`` write the
 search into the tier's committed reference."""
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_recipe(args: argparse.Namespace, runner_for, update_command) -> int:
-    from .. import recipe_run, reference
-    from .. import regress as regress_mod
-    from ..plan import resolve
-    from ..runner import store_lock
-    from ..settle import budget_seconds
-    from ..store import Store
-    from ..suite import load_suites
+    from ..recipe import run as recipe_run
+    from ..refs import reference
+    from ..refs import regress as regress_mod
+    from ..run.runner import store_lock
+    from ..run.store import Store
+    from ..settle.design import budget_seconds
+    from ..spec.plan import resolve
+    from ..spec.suite import load_suites
 
     if len(args.suite) != 1:
         raise SparsebenchError("recipe: give one --suite")
@@ -62,7 +63,7 @@ def cmd_recipe(args: argparse.Namespace, runner_for, update_command) -> int:
         finally:
             runner.executor.close()
         result = reader.run(plan)
-        from ..recipe_report import build
+        from ..recipe.report_section import build
         section = build(plan, search, result.recipe_records)
         print(f"{suite.name}: {len(search.trials)} recipes tried in "
               f"{search.wall_s / 60:.1f} min; {section.conclusion}")

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 from ..errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
-    from ..plan import Plan
+    from ..spec.plan import Plan
 from .common import CELLS_FAILED, _fresh_store, _runner, _suites, _update_command
 from .run import _retry_hint, _summarise_run
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
-    from .. import reference
-    from .. import regress as regress_mod
-    from ..plan import resolve
-    from ..runner import store_lock
-    from ..store import Store
+    from ..refs import reference
+    from ..refs import regress as regress_mod
+    from ..run.runner import store_lock
+    from ..run.store import Store
+    from ..spec.plan import resolve
 
     suites = _suites(args)
     plans = [resolve(s, args.tier) for s in suites]
@@ -65,8 +65,8 @@ def _regress_one(args: argparse.Namespace, runner, plan: Plan, result, path: Pat
     numbers moved, else 0. Across machine classes a tuning group that picked another
     value has its main cells rerun with the stored pick (a noisy argmax is not a
     regression; the configuration it feeds is what a user relies on)."""
-    from .. import reference
-    from .. import regress as regress_mod
+    from ..refs import reference
+    from ..refs import regress as regress_mod
 
     stored = _stored_numbers(plan, path)
     spec = plan.suite.spec.metrics
@@ -112,8 +112,8 @@ def _regress_one(args: argparse.Namespace, runner, plan: Plan, result, path: Pat
 
 def _stored_numbers(plan: Plan, path: Path) -> dict:
     """expected/<tier>.json as regress compares it; a file that does not read is a
-    one-line error naming the command that rewrites it (harness/reference_file.py)."""
-    from ..reference_file import read_json
+    one-line error naming the command that rewrites it (harness/refs/reference_file.py)."""
+    from ..refs.reference_file import read_json
 
     return read_json(path, _update_command(plan), keys=("cells", "configs", "tuned"))
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from ..errors import SparsebenchError
 
 if TYPE_CHECKING:  # for type hints only
-    from ..plan import Plan
-    from ..report import ReportModel
-    from ..runner import Runner, RunResult
-    from ..store import CellRecord
-    from ..suite import Suite
+    from ..report.model import ReportModel
+    from ..run.runner import Runner, RunResult
+    from ..run.store import CellRecord
+    from ..spec.plan import Plan
+    from ..spec.suite import Suite
 from .common import (
     CELLS_FAILED,
     _from_reference,
@@ -34,8 +34,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     code is then 2, so a script sees that something is wrong."""
     from tabulate import tabulate
 
-    from ..plan import resolve
-    from ..suite import available_suites, load_suite
+    from ..spec.plan import resolve
+    from ..spec.suite import available_suites, load_suite
 
     names = args.suite or available_suites()
     if not names:
@@ -63,13 +63,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _reference_plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan]:
     """`reproduce` without --tier also renders each suite's reference tier: from the store
     when it holds it, else from the committed reference."""
-    from ..plan import resolve
+    from ..spec.plan import resolve
 
     if args.command != "reproduce" or args.tier is not None or getattr(args, "where", None) \
             or getattr(args, "seeds", None) or getattr(args, "set_params", None) \
             or getattr(args, "config", None):
         return []
-    from ..reference import path_for
+    from ..refs.reference import path_for
 
     plans = []
     for s in suites:
@@ -85,9 +85,9 @@ def _reference_plans(args: argparse.Namespace, suites: list[Suite]) -> list[Plan
 
 
 def _run_all(args: argparse.Namespace, render: bool) -> int:
-    from ..render import write_index
-    from ..runner import store_lock
-    from ..store import Store
+    from ..report.render import write_index
+    from ..run.runner import store_lock
+    from ..run.store import Store
 
     suites = _suites(args)
     plans = _plans(args, suites)  # every tier checked before training
@@ -153,9 +153,9 @@ def _retry_hint(args: argparse.Namespace, failed: int) -> None:
 
 def _run_plans(args: argparse.Namespace, runner: Runner, plans: list[Plan],
                render: bool) -> tuple[list[ReportModel], int]:
-    from ..command import command_for
-    from ..render import terminal_summary, write_suite_report
-    from ..report import build
+    from ..report.model import build
+    from ..report.render import terminal_summary, write_suite_report
+    from ..report.reproduce_line import command_for
 
     models, failed = [], 0
     for plan in plans:
@@ -166,7 +166,7 @@ def _run_plans(args: argparse.Namespace, runner: Runner, plans: list[Plan],
             result, heading = _from_reference(plan, result)  # the store lacks cells
         model = build(result, command_for(result, runner))
         if heading:
-            from ..reference import verify_command
+            from ..refs.reference import verify_command
 
             model.reference = heading
             model.verify = verify_command(plan.suite.cli_name, plan.tier)

@@ -1,6 +1,6 @@
 """``sparsebench settle``: add seeds where a committed reference's verdicts are
 inconclusive and more seeds could decide them, within a budget; with ``--update`` write
-the extended reference. The design is in settle.py."""
+the extended reference. The design is in settle/design.py."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def add_parser(sub) -> None:
 
 
 def cmd_settle(args: argparse.Namespace, runner_for, update_command) -> int:
-    from .. import reference, settle, settle_run
-    from .. import regress as regress_mod
-    from ..plan import resolve
-    from ..runner import store_lock
-    from ..settle import Design
-    from ..store import Store
-    from ..suite import load_suites
+    from ..refs import reference
+    from ..refs import regress as regress_mod
+    from ..run.runner import store_lock
+    from ..run.store import Store
+    from ..settle import design as settle
+    from ..settle import run as settle_run
+    from ..settle.design import Design
+    from ..spec.plan import resolve
+    from ..spec.suite import load_suites
 
     if len(args.suite) != 1:
         raise SparsebenchError("settle: give one --suite")
@@ -88,8 +90,8 @@ def _command_line(args: argparse.Namespace, name: str, tier: str) -> str:
 
 def _report(name: str, plan, result, design) -> None:
     """What each look decided, one line per verdict settle set out to decide."""
-    from .. import settle
-    from ..settle_run import looks_judged
+    from ..settle import design as settle
+    from ..settle.run import looks_judged
 
     if not result.settle_records:
         print(f"{name}: no seeds added")

@@ -22,8 +22,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Per suite, "<name>: ok", or "<name>: N problems" and one indented line per problem
     (file: key: message). Exit 2 when any suite has a problem, so that a commit hook or a
     CI step stops on it; the problems are the command's output, so they go to stdout."""
-    from ..suite import available_suites
-    from ..validate import suite_problems
+    from ..spec.suite import available_suites
+    from ..spec.validate import suite_problems
 
     names = args.suite or available_suites()
     if not names:

@@ -25,12 +25,13 @@ from .run import _retry_hint, _summarise_run
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Re-run a random sample of a committed reference's cells (harness/verify.py)
+    """Re-run a random sample of a committed reference's cells (harness/refs/verify.py)
     with their stored parameters, tuned values included, and compare every number."""
-    from .. import machine, reference, verify
-    from ..plan import make_cell, resolve
-    from ..runner import RunResult, store_lock
-    from ..store import Store
+    from ..refs import reference, verify
+    from ..run import machine
+    from ..run.runner import RunResult, store_lock
+    from ..run.store import Store
+    from ..spec.plan import make_cell, resolve
 
     if len(args.suite) != 1:
         raise SparsebenchError("verify: name one suite with --suite")
@@ -126,7 +127,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _by_distribution(records: list[dict], here: dict):
     """The comparison with the reference's main cells made on another machine class."""
-    from .. import machine
+    from ..run import machine
 
     other = next((r["fingerprint"] for r in records if r["stage"] == "main"
                   and not machine.comparison(r["fingerprint"], here).exact), None)
@@ -134,14 +135,14 @@ def _by_distribution(records: list[dict], here: dict):
 
 
 def _verify_mode(args: argparse.Namespace, suite, records: list[dict]):
-    """How a re-run here would compare with the reference's records (harness/machine.py),
+    """How a re-run here would compare with the reference's records (harness/run/machine.py),
     known before anything runs: it decides whether cells or whole configurations are
     sampled."""
     import torch
 
-    from .. import machine
     from ..determinism import fingerprint, resolve_device
-    from ..execute import pinned_threads
+    from ..run import machine
+    from ..run.execute import pinned_threads
 
     device = resolve_device(getattr(args, "device", "cpu"), _devices_here(args))
     if args.threads:

@@ -1,0 +1,57 @@
+"""Family-wise correction: Holm within each family of tests a reader takes together.
+
+A report judges many numbers at once. Uncorrected, a table of forty cells that all
+reproduce would show two "contradicted" by chance; corrected over the whole report, a
+claim shares its level with every table cell and a 33 pp gap with 3 seeds is left
+inconclusive. The families follow the questions a reader asks of a report, fixed in
+advance of any result:
+
+* **the claims**: the write-up's statements, read together in the summary and the
+  flagged list ("which of its claims hold?");
+* **each table**: its cells' reproductions and chance checks ("does table 2 reproduce?").
+
+Every verdict of a family that rests on a test (``Verdict.p``) and is still judged after
+the scale check enters it; a decisive verdict whose adjusted p is not below alpha becomes
+inconclusive, and an inconclusive one states the seeds that would settle it at the
+corrected level. Exact comparisons and the write-up checked against itself are not
+tests and stay outside. docs/verdicts.md states the design.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..stats import core as stats
+from ..stats.questions import INCONCLUSIVE
+from .verdict import JUDGED, Verdict, fmt, p_text
+
+
+def holm_within(verdicts: list[Verdict], alpha: float, family: str) -> int:
+    """Correct the tests among ``verdicts`` in place as one Holm family named ``family``
+    ("the claims", "table 'Main'"); returns its size."""
+    tests = [v for v in verdicts
+             if v.p is not None and not math.isnan(v.p) and v.verdict in JUDGED]
+    m = len(tests)
+    for v, adjusted in zip(tests, stats.holm([v.p for v in tests]), strict=True):
+        v.p_holm, v.alpha, v.family = adjusted, alpha, m
+        where = f"Holm over the {m} tests of {family}" if m > 1 else \
+            f"the only test of {family}, no correction"
+        shown = p_text(adjusted, alpha)
+        if v.verdict != INCONCLUSIVE and not adjusted < alpha:
+            v.reason += (f" {where}: adjusted p = {shown}, not below {alpha:g}, so "
+                         f"inconclusive (uncorrected: {v.verdict}).")
+            v.verdict = INCONCLUSIVE
+        else:
+            v.reason += f" {where}: adjusted p = {shown}."
+        if v.verdict == INCONCLUSIVE and v.need is not None:
+            v.seeds_needed, text = v.need(alpha / m)
+            basis = "all agreeing, " if "share" in v.evidence else "80 % power "
+            power = f" ({basis}at the corrected level {fmt(alpha / m, '.2g')})" \
+                if v.seeds_needed is not None else ""
+            v.reason += f" {text}{power}."
+    return m
+
+
+def holm_by_family(families: list[tuple[str, list[Verdict]]], alpha: float) -> dict[str, int]:
+    """Each (name, verdicts) family corrected on its own; {name: size}."""
+    return {name: holm_within(verdicts, alpha, name) for name, verdicts in families}

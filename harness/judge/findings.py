@@ -1,0 +1,92 @@
+"""The summary at the top of a report: a few sentences generated from its verdicts, never
+written by hand (docs/verdicts.md, "What a report shows first").
+
+Per family (the claims, each table) how many verdicts are supported, contradicted and
+inconclusive; for each table column with contradicted numbers the range of reproduced −
+reported over them, with its direction; the contradicted claims by id; and how many
+verdicts this suite cannot test or leaves to another tier; and how many inconclusive
+verdicts no number of seeds could settle (the write-up's own uncertainty is wider than
+the margin), which more runs of this suite would not change; and how many verdicts a
+settle run decided with added seeds; and which configurations' seeds mix regimes (a
+per-seed choice, such as a calibrated lambda, that not all seeds made alike).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..stats.questions import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from .verdict import NOT_COMPARABLE, NOT_RUN, NOT_TESTABLE, TableResult, Verdict, fmt
+
+
+def _tally(verdicts: list[Verdict]) -> str:
+    counts = Counter(v.verdict for v in verdicts)
+    judged = [f"{counts[k]} {k}" for k in (SUPPORTED, CONTRADICTED, INCONCLUSIVE)]
+    rest = [f"{counts[k]} {k}" for k in (NOT_TESTABLE, NOT_COMPARABLE, NOT_RUN) if counts[k]]
+    return ", ".join(judged) + (f" ({', '.join(rest)})" if rest else "")
+
+
+def column_gaps(result: TableResult) -> list[str]:
+    """One phrase per column with contradicted numbers: how far and which way."""
+    out = []
+    for col in result.spec.columns:
+        effects = [cell.verdict.evidence["effect"]
+                   for (_, key), cell in result.cells.items()
+                   if key == col.key and cell.verdict is not None
+                   and cell.verdict.verdict == CONTRADICTED
+                   and "effect" in cell.verdict.evidence]
+        if not effects:
+            continue
+        total = sum(1 for (_, key), cell in result.cells.items()
+                    if key == col.key and cell.verdict is not None)
+        low, high = min(effects), max(effects)
+        way = ("below" if high < 0 else "above" if low > 0 else "off")
+        span = fmt(abs(low), ".3g") if low == high else (
+            f"{fmt(min(abs(low), abs(high)), '.3g')} to {fmt(max(abs(low), abs(high)), '.3g')}"
+            if way != "off" else f"{fmt(low, '+.3g')} to {fmt(high, '+.3g')}")
+        where = f"{span} {way} the write-up" if way != "off" else f"{span} from the write-up"
+        out.append(f"{col.label}: {len(effects)} of {total} reproduced numbers contradict "
+                   f"the write-up's, {where}")
+    return out
+
+
+def _undecidable(verdicts: list[Verdict]) -> str:
+    n = sum(1 for v in verdicts if v.verdict == INCONCLUSIVE and v.evidence.get("undecidable"))
+    return (f" ({n} of the inconclusive ones no number of our seeds can settle: the "
+            "write-up's own uncertainty is wider than the margin)" if n else "")
+
+
+def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
+    """The report's summary sentences, most telling first."""
+    lines = []
+    if claims:
+        lines.append(f"Claims: {_tally(claims)}{_undecidable(claims)}.")
+        against = [v.id for v in claims if v.verdict == CONTRADICTED]
+        if against:
+            lines.append(f"Contradicted claims: {', '.join(against)}.")
+        odd = [v.id for v in claims if v.writeup_ok is False]
+        if odd:
+            lines.append(f"The write-up's own numbers do not support: {', '.join(odd)}.")
+    for result in tables:
+        verdicts = [c.verdict for c in result.cells.values() if c.verdict is not None]
+        if not verdicts:
+            continue
+        gaps = column_gaps(result)
+        lines.append(f"Table '{result.spec.title}': {_tally(verdicts)}{_undecidable(verdicts)}"
+                     + (f"; {'; '.join(gaps)}." if gaps else "."))
+    mixtures: dict[str, int] = {}
+    for v in [*claims, *(v for r in tables for c in r.cells.values() for v in c.verdicts)]:
+        for text in v.evidence.get("mixture", []):
+            mixtures[text] = mixtures.get(text, 0) + 1
+    for text, count in mixtures.items():
+        lines.append(f"Mixed regimes: {text}; {count} verdicts rest on these seeds.")
+    settled = [v for v in [*claims, *(v for r in tables for c in r.cells.values()
+                                      for v in c.verdicts)] if "settled" in v.evidence]
+    if settled:
+        decided = sum(v.evidence["settled"]["decided"] for v in settled)
+        looks = settled[0].evidence["settled"]["looks"]
+        lines.append(f"Settled with added seeds: {decided} of the {len(settled)} verdicts a "
+                     f"settle run targeted (inconclusive on the tier's own seeds) decided; "
+                     f"each look at alpha/{looks}, family-wise up to 2 alpha with the first "
+                     "read (see Provenance).")
+    return lines

@@ -1,0 +1,178 @@
+"""What a verdict is: an outcome, the quote it answers and one sentence of reason.
+
+Outcomes: supported, contradicted and inconclusive come from a test (or an exact
+comparison); "not comparable" is a scale-dependent verdict at a tier below the
+write-up's settings (scale.py); "not testable" and "not run" say why there is no test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..spec.schemas import TableSpec
+from ..stats import core as stats
+from ..stats.questions import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+
+NOT_TESTABLE, NOT_RUN = "not testable", "not run"
+NOT_COMPARABLE = "not comparable"  # the tier differs from the write-up's settings (scale.py)
+JUDGED = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
+
+# Seeds that would settle an inconclusive test at a given level: (count or None, sentence)
+Need = Callable[[float], tuple[int | None, str]]
+
+
+@dataclass
+class Verdict:
+    id: str
+    kind: str
+    quote: str
+    verdict: str
+    reason: str
+    section: str = ""
+    seeds_needed: int | None = None
+    writeup: str | None = None  # the check on the write-up's own numbers, when there is one
+    writeup_ok: bool | None = None
+    # The test behind a judged verdict: the p of the outcome it reached (or of the nearer
+    # one when inconclusive), before and after the report's Holm correction (correction.py)
+    p: float | None = None
+    p_holm: float | None = None
+    alpha: float | None = None  # the level the corrected p was held to
+    family: int | None = None  # the size of the Holm family it was corrected in
+    need: Need | None = field(default=None, repr=False)
+    evidence: dict = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        """Listed among the claims the numbers do not support: contradicted or
+        inconclusive, or a write-up at odds with itself. Verdicts without a test here (not
+        run, not testable, not comparable) are listed apart."""
+        return self.verdict in (CONTRADICTED, INCONCLUSIVE) or self.writeup_ok is False
+
+    @property
+    def label(self) -> str:
+        """The verdict as a reader sees it: "supported (conceptual replication)" for a
+        relative claim judged on the suite's own data (scale.py), "contradicted (from the
+        recipe search)" for a claim judged from runs outside the tier (when_run.py)."""
+        if self.evidence.get("conceptual"):
+            return f"{self.verdict} (conceptual replication)"
+        if self.evidence.get("from_runs"):
+            return f"{self.verdict} (from {self.evidence['from_runs']})"
+        return self.verdict
+
+    @property
+    def compared(self) -> str:
+        """What was compared, in a few words: "66.9 vs 81.22 ± 0.32"."""
+        return self.evidence.get("compared", "")
+
+    def interval(self) -> tuple[float, float, float] | None:
+        """(level, low, high) of the interval that decides the verdict, or would decide the
+        nearer outcome: for a margin question the (1 - 2 alpha) one of "inside" while the
+        estimate lies within the margin, else the (1 - alpha) one of "outside"; for a
+        directional question its (1 - alpha) one (docs/verdicts.md, "Intervals")."""
+        found = self.evidence.get("intervals")
+        if not found:
+            return None
+        levels = sorted(found)
+        margin, effect = self.evidence.get("margin"), self.evidence.get("effect")
+        inside = margin is not None and effect is not None and abs(effect) <= margin
+        level = levels[0] if inside and self.verdict != CONTRADICTED else levels[-1]
+        return (level, *found[level])
+
+    def effect_text(self) -> str:
+        """The effect with the interval that decided it: "-14.3 [-17.1, -11.5] (90 %)"."""
+        share = self.evidence.get("share")
+        if share is not None:  # a count of seeds (judge._k_of_n)
+            level = 100 * (1 - (self.alpha or 0.05))
+            return f"share {share[0]:.2f} [{share[1]:.2f}, {share[2]:.2f}] ({level:g} %)"
+        effect = self.evidence.get("effect")
+        if effect is None:
+            return ""
+        found = self.interval()
+        if found is None or any(math.isnan(x) for x in found[1:]):
+            return fmt(effect, "+.3g")
+        level, low, high = found
+        return (f"{fmt(effect, '+.3g')} [{fmt(low, '+.3g')}, {fmt(high, '+.3g')}] "
+                f"({100 * level:.3g} %)")
+
+    def decided_by(self) -> str:
+        """The one reason that decided the verdict, in a few words."""
+        alpha = self.alpha or 0.05
+        if self.verdict == INCONCLUSIVE and self.evidence.get("undecidable"):
+            return "no seed count settles it: the write-up's uncertainty is wider"
+        if self.p is not None and self.p < alpha and self.p_holm is not None \
+                and self.p_holm >= alpha:
+            return f"p = {p_text(self.p, alpha)} alone, {p_text(self.p_holm, alpha)} after Holm"
+        margin = self.evidence.get("margin")
+        if margin is not None and self.p is not None:
+            where = {SUPPORTED: "inside", CONTRADICTED: "outside"}.get(
+                self.verdict, "neither inside nor outside")
+            return f"{where} the ±{margin:.3g} margin"
+        if self.p is not None:
+            return {SUPPORTED: "on the claimed side", CONTRADICTED: "the opposite side holds"
+                    }.get(self.verdict, "not significant")
+        if self.writeup_ok is False and self.verdict not in (CONTRADICTED, INCONCLUSIVE):
+            return "the write-up's own numbers disagree"
+        return _last_clause(self.reason)
+
+    @property
+    def unjudged(self) -> bool:
+        """No test here: not run, not testable by this suite, or left to another tier."""
+        return self.verdict in (NOT_RUN, NOT_TESTABLE, NOT_COMPARABLE)
+
+
+@dataclass
+class TableCell:
+    reported: stats.Reported | None
+    reported_text: str | None
+    reproduced: stats.Summary | None
+    param_value: object | None
+    verdict: Verdict | None  # reproduced within the margin of the reported number
+    failed: int = 0
+    chance: Verdict | None = None  # the reported and reproduced numbers against chance
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [v for v in (self.verdict, self.chance) if v is not None]
+
+
+@dataclass
+class TableResult:
+    spec: TableSpec
+    cells: dict[tuple[int, str], TableCell]  # (row index, column key) -> cell
+
+
+def fmt(x: float | None, spec: str = ".4g") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return format(x, spec)
+
+
+def p_text(p: float, alpha: float) -> str:
+    """``p`` to two significant digits, or as many more as keep it on its side of
+    ``alpha`` (0.0497 is not printed "0.05" beside a decisive verdict)."""
+    for digits in range(2, 8):
+        text = fmt(p, f".{digits}g")
+        if (float(text) < alpha) == (p < alpha):
+            return text
+    return fmt(p, ".8g")
+
+
+def _last_clause(text: str) -> str:
+    """The reason's closing words, where a test-less verdict says why ("zero spread gives
+    no test", "one seed gives no interval")."""
+    tail = text.rstrip(". ").rsplit("; ", 1)[-1]
+    tail = tail.rsplit(": ", 1)[-1] if len(tail) > 80 else tail
+    return tail[:80] + ("…" if len(tail) > 80 else "")
+
+
+def about(n: int | None) -> str:
+    """A seed count from a power calculation, rounded: it rests on an effect observed with
+    few seeds, so its digits beyond the first carry nothing."""
+    if n is None or n > 1000:
+        return "more than 1000"
+    if n <= 10:
+        return f"about {n}"
+    step = 10 if n <= 100 else 100
+    return f"about {max(step, round(n / step) * step)}"

@@ -1,0 +1,4 @@
+"""The recipe search.
+
+Where the write-up's numbers could come from among the choices it leaves open.
+"""

@@ -1,0 +1,4 @@
+"""What is stored and checked.
+
+Committed references, regress, verify, export, and compare.
+"""

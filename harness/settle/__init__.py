@@ -1,0 +1,4 @@
+"""Settle.
+
+More seeds for undecided verdicts, group-sequential.
+"""
