@@ -430,3 +430,18 @@ def test_a_row_the_suite_does_not_run_shows_its_numbers_without_a_lookup(toy: Pa
     md = write_suite_report(model, store_path.parent / "out")["md"].read_text()
     assert re.search(r"\| Other paper +\| 12\.0 ± 0\.4 +\| not run +\| .* not testable", md)
     assert "Not run by this suite: another paper's method" in md
+
+
+def test_a_row_not_run_needs_no_index_of_a_vector_metric(toy: Path):
+    """A vector metric's column asks each row it reads for an index; a row the suite does
+    not run reads none, so it needs none (a row the suite runs still does)."""
+    claims = toy / "claims.toml"
+    table = ('\n[[table]]\nid = "layers"\ntitle = "Layers"\nrow_header = "Arm"\n'
+             'columns = [{ key = "l", label = "Layer", metric = "layers" }]\n'
+             'row = [{ label = "A", where = { arm = "a" }, index = 0 }, '
+             '{ label = "Other", not_run = "another paper", reported = { l = "3.0" } }]\n')
+    claims.write_text(claims.read_text() + table)
+    load_suite(str(toy))  # loads
+    claims.write_text(claims.read_text().replace(', index = 0 }', ' }'))
+    with pytest.raises(SparsebenchError, match=r"row\[0\] x .*vector; give an index"):
+        load_suite(str(toy))

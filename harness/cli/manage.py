@@ -105,4 +105,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         if rows:
             print(tabulate(rows, headers=["line", "number", "context", "used by"],
                            disable_numparse=True))
+    if uncovered:
+        print("An uncovered number is one the suite leaves out: say why in the suite's "
+              "coverage.toml ([[excuse]] with numbers or a pattern, and why; "
+              "docs/writing-a-suite.md, \"coverage.toml\").")
     return 1 if uncovered else 0

@@ -90,7 +90,7 @@ def summary(plan: Plan, stand: Standing | None = None) -> str:
         if devs:
             where = "" if grid is None else f"grid {grid}: "
             parts.append(where + "; ".join(d.text() for d in devs))
-    note = f" (Settings: {spec.note}.)" if spec.note else ""
+    note = f" (Settings: {spec.note.rstrip().rstrip('.')}.)" if spec.note else ""
     if not parts:
         return f"This tier runs the write-up's stated settings.{note}"
     if stand is not None:
