@@ -219,6 +219,24 @@ def test_forget_tier_and_where_takes_every_trial_of_the_kept_groups(toy: Path, t
         " ".join(capsys.readouterr().out.split())
 
 
+def test_forget_seeds_takes_only_those_seeds_of_the_tier(toy: Path, tmp_path: Path, capsys):
+    """--seeds cuts the tier's plan like run's: the other seeds' cells stay and a run
+    trains only the forgotten ones again."""
+    store = tmp_path / "store.sqlite"
+    run = ["run", "--suite", str(toy), "--tier", "smoke", "--store", str(store), "--no-progress"]
+    assert main(run) == 0
+    capsys.readouterr()
+    before = count_cells(store)
+    assert main(["forget", "--suite", str(toy), "--store", str(store), "--tier", "smoke",
+                 "--where", "arm=a", "--seeds", "1", "--yes"]) == 0
+    assert "removed 4 cells (1 main, 3 tuning trials)" in capsys.readouterr().out
+    assert count_cells(store) == before - 4
+    assert main(run) == 0
+    assert "4 cells and trials trained" in capsys.readouterr().out
+    assert main(["forget", "--suite", str(toy), "--store", str(store), "--seeds", "1"]) == 2
+    assert "--seeds needs --tier" in one_error_line(capsys.readouterr().err)
+
+
 def test_forget_needs_a_suite_and_known_where_keys(toy: Path, tmp_path: Path, capsys):
     store = tmp_path / "store.sqlite"
     assert main(["forget", "--store", str(store)]) == 2

@@ -123,6 +123,9 @@ def parser() -> argparse.ArgumentParser:
                         "as for run); with --tier, every tuning trial of the groups the "
                         "kept cells need goes too (every trial of the tier when "
                         "[tuning] per is empty)")
+    p.add_argument("--seeds", metavar="LIST",
+                   help="with --tier: only the cells of these seeds, e.g. 0,2 (to train a "
+                        "few seeds again, say after a timing taken beside other work)")
     _store_option(p)
     p.add_argument("--yes", action="store_true",
                    help="remove them (without it: only say how many would go)")

@@ -16,7 +16,7 @@ from .common import DEFAULT_OUT, _plans, _require_store, _suites
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """Remove a suite's cells from the store: with --tier, the main cells and tuning trials
-    of that tier (cut by --where) found in the store, what `report` would read; without,
+    of that tier (cut by --where and --seeds) found in the store, what `report` would read; without,
     every cell stored under the suite's name whose parameters match --where, stale ones
     from older code included."""
     from ..run.runner import Runner, store_lock
@@ -26,6 +26,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     if not args.suite:
         raise SparsebenchError("forget: name the suite with --suite (forget never removes "
                                "every suite at once)")
+    if getattr(args, "seeds", None) and not args.tier:
+        raise SparsebenchError("forget: --seeds needs --tier (a seed is a cell of a tier's "
+                               "plan; without --tier forget matches stored parameters)")
     suites = _suites(args)
     plans = _plans(args, suites) if args.tier else []
     wanted = [] if args.tier else [stored_filter(suite, args.where) for suite in suites]
