@@ -445,3 +445,25 @@ def test_a_row_not_run_needs_no_index_of_a_vector_metric(toy: Path):
     claims.write_text(claims.read_text().replace(', index = 0 }', ' }'))
     with pytest.raises(SparsebenchError, match=r"row\[0\] x .*vector; give an index"):
         load_suite(str(toy))
+
+
+def test_a_vector_column_names_every_row_without_an_index(toy: Path):
+    """One problem names every row that lacks the index, and says the column's index
+    would cover them all: a newcomer fixes them at once, not one validate at a time."""
+    claims = toy / "claims.toml"
+    table = ('\n[[table]]\nid = "layers"\ntitle = "Layers"\nrow_header = "Arm"\n'
+             'columns = [{ key = "l", label = "Layer", metric = "layers" }]\n'
+             'row = [{ label = "A", where = { arm = "a" } }, '
+             '{ label = "B", where = { arm = "b" }, index = 1 }, '
+             '{ label = "C", where = { arm = "c" } }]\n')
+    claims.write_text(claims.read_text() + table)
+    with pytest.raises(SparsebenchError) as err:
+        load_suite(str(toy))
+    lines = [line for line in str(err.value).splitlines() if "give an index" in line]
+    assert len(lines) == 1, str(err.value)
+    assert "table[1].row[0], row[2] x table[1].columns[0].metric" in lines[0]
+    assert "row[1]" not in lines[0]
+    assert "or once as the column's index" in lines[0]
+    claims.write_text(claims.read_text().replace('metric = "layers" }]',
+                                                 'metric = "layers", index = 0 }]'))
+    load_suite(str(toy))  # the column's index covers the rows without one

@@ -22,7 +22,7 @@ from ..errors import SpecError
 from .identity import CodeIdentity, code_identity
 from .param_types import check_param_types
 from .problems import SpecErrors, problems_of
-from .schemas import CLAIM_KINDS, ClaimSpec, ClaimsSpec, SuiteSpec
+from .schemas import CLAIM_KINDS, ClaimSpec, ClaimsSpec, RowSpec, SuiteSpec
 from .suite_imports import import_failure, import_suite_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -473,23 +473,46 @@ def _check_one_config(problems: _Problems, key: str, where: dict, spec: SuiteSpe
     return False
 
 
+def _metric_problem(metric: str, index: int | None, spec: SuiteSpec) -> str | None:
+    """What keeps ``metric`` (at ``index``) from being one a claim or column can test."""
+    if metric not in spec.metrics:
+        return f"no task metric {metric!r}; the suite's metrics are {sorted(spec.metrics)}"
+    kind = spec.metrics[metric].kind
+    if kind == "image":
+        return f"metric {metric!r} is an image: only a [[figure]] shows it"
+    if index is not None and kind == "scalar":
+        return f"metric {metric!r} is a scalar; it takes no index"
+    if index is None and kind == "vector":
+        return f"metric {metric!r} is a vector; give an index"
+    return None
+
+
 def _check_metric(problems: _Problems, key: str, metric: str, index: int | None,
                   spec: SuiteSpec) -> bool:
     """Whether ``metric`` (at ``index``) is one a claim or column can test."""
-    if metric not in spec.metrics:
-        problems.add(key, f"no task metric {metric!r}; the suite's metrics are "
-                     f"{sorted(spec.metrics)}")
-        return False
-    kind = spec.metrics[metric].kind
-    if kind == "image":
-        problems.add(key, f"metric {metric!r} is an image: only a [[figure]] shows it")
-    elif index is not None and kind == "scalar":
-        problems.add(key, f"metric {metric!r} is a scalar; it takes no index")
-    elif index is None and kind == "vector":
-        problems.add(key, f"metric {metric!r} is a vector; give an index")
-    else:
-        return True
-    return False
+    problem = _metric_problem(metric, index, spec)
+    if problem:
+        problems.add(key, problem)
+    return problem is None
+
+
+def _check_column_metric(problems: _Problems, t: int, ckey: str, rows: list[RowSpec],
+                         metric: str, col_index: int | None, spec: SuiteSpec) -> None:
+    """A column's metric as each row it reads asks for it: one problem per kind of
+    mistake, naming every row that makes it (not only the first)."""
+    failing: dict[str, list[int]] = {}
+    for r, row in enumerate(rows):
+        if row.not_run:  # no metric of ours is read for it
+            continue
+        problem = _metric_problem(metric, row.index if row.index is not None else col_index,
+                                  spec)
+        if problem:
+            failing.setdefault(problem, []).append(r)
+    for problem, bad in failing.items():
+        if len(bad) > 1 and problem.endswith("give an index"):
+            problem += " (on each of these rows, or once as the column's index)"
+        which = ", ".join(f"row[{r}]" for r in bad)
+        problems.add(f"table[{t}].{which} x {ckey}.metric", problem)
 
 
 def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
@@ -519,13 +542,7 @@ def _check_claims(path: Path, claims: ClaimsSpec, spec: SuiteSpec) -> None:
             if keys.count(col.key) > 1:
                 problems.add(f"{ckey}.key", f"duplicate column key {col.key!r}")
             if col.metric:
-                for r, row in enumerate(table.row):
-                    if row.not_run:  # no metric of ours is read for it
-                        continue
-                    index = row.index if row.index is not None else col.index
-                    if not _check_metric(problems, f"table[{t}].row[{r}] x {ckey}.metric",
-                                         col.metric, index, spec):
-                        break  # the next rows would mostly repeat it
+                _check_column_metric(problems, t, ckey, table.row, col.metric, col.index, spec)
             elif col.param not in params:
                 problems.add(f"{ckey}.param", f"unknown parameter {col.param!r}")
             _check_where(problems, f"{ckey}.where", col.where, spec)
