@@ -249,3 +249,17 @@ def test_smoke_tier_end_to_end_cli(smoke_run):
     with sqlite3.connect(proc.store) as db:
         statuses = db.execute("SELECT status, COUNT(*) FROM cells GROUP BY status").fetchall()
     assert statuses == [("done", 12)]
+
+
+def test_an_after_run_probe_leaves_the_target_the_test_ran_at(one_thread):
+    """The cpu tier probes after the run (probe_steps > 0): the layer's density goes back
+    up, but the target and the density ratios describe the run's final test."""
+    suite, cell = smoke_cell("MT")
+    params = {**cell.params, "probe_steps": 2}
+    record = execute_cell(suite, make_cell(suite, "main", params), torch.device("cpu"), None)
+    assert record.status == "done", record.error
+    m = record.metrics
+    assert m["reached_target"] == 1.0
+    assert m["target_density_pct"] == pytest.approx(100.0 * params["target_density"])
+    assert m["density_over_target"] == pytest.approx(m["density_pct"] / m["target_density_pct"])
+    assert m["density_at"][1] == pytest.approx(m["density_pct"])  # [probe, final]
