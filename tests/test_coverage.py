@@ -104,3 +104,11 @@ def test_numbers_inside_words_and_results_at_a_line_start_are_read_right():
     found = [t for _, t, _, _ in numbers_in("81.22 ± 0.73 on MNIST-1D with 60k rows\n"
                                             "3. a list item of 1.3M parameters\n")]
     assert found == ["81.22", "0.73", "60k", "1.3M"], found
+
+
+def test_the_digits_of_a_name_are_not_a_number_and_a_range_is_two():
+    from harness.spec.coverage import numbers_in
+
+    found = [t for _, t, _, _ in numbers_in("LeNet-5 reaches 99.2 % Top-5; GPT-2 on 3-5 digits,"
+                                            " lr 1e-3, a shift of -0.4")]
+    assert found == ["99.2", "3", "5", "1e-3", "-0.4"], found

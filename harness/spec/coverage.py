@@ -32,8 +32,9 @@ from .schemas import Strict, reported_str
 from .suite import REPO_ROOT, Suite, _validated
 
 # a number on its own: not part of a word ("MNIST-1D", "60k", "x2"), thousands grouped
-# only from a non-zero lead ("2,236", never "0,100,200" as one number)
-NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# only from a non-zero lead ("2,236", never "0,100,200" as one number), and not the
+# digits of a name ("LeNet-5", "Top-5", "GPT-2"), though a range's ("3-5") are
+NUMBER = re.compile(r"(?<![\w.])(?<![A-Za-z]-)[-+\u2212]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?"
                     r"(?:[eE][-+]?\d+)?(?:%|[kMB](?![a-zA-Z]))?(?![\w]|\.\d)"
                     r"|(?<![\w.\d])\.\d+(?![\w])")
 
