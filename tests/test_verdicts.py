@@ -776,6 +776,33 @@ def test_a_claim_that_implies_a_size_is_judged_on_its_size(plan):
     assert judge(plan, claims(GREATER), "score", arms).size_verdicts() == []
 
 
+def test_a_size_from_runs_without_a_spread_takes_the_spread_of_paired_differences(
+        paired_plan):
+    """Twin arms share their seed's noise (SD 2) and differ by 10 give or take 0.07; the
+    write-up prints one run per arm (20.0 and 10.0, no spread). Its difference is the same
+    contrast from the same design, so its SE is our paired differences' (about 0.07), not
+    var(a) + var(b) (about 2.8 each), and the size of 10 is shown inside its margin."""
+    shared = np.array([3.0, -2.0, 1.5, -2.5])
+    d = 10.0 + np.array([0.05, -0.05, 0.08, -0.08])
+    arms = {"a": (shared + d).tolist(), "b": shared.tolist()}
+    spec = claims(GREATER, table=_two_arm_table("20.0", "10.0"), reported_n=1)
+    [(_, size)] = judge(paired_plan, spec, "score", arms).size_verdicts()
+    assert "paired by seed" in size.reason and "paired as ours" in size.reason
+    assert f"± {np.std(d, ddof=1):.3g} (SE" in size.reason
+    assert size.verdict == SUPPORTED, size.reason
+
+
+def test_a_timing_metric_is_never_paired_by_seed(paired_plan):
+    """Wall-clock noise is the machine's, not the seed's: twin arms of a timing metric
+    are compared by Welch even where the suite pairs them."""
+    claim = {**GREATER, "metric": "wall"}
+    arms = {"a": [10.5, 12.0, 8.9, 11.1], "b": [10.0, 11.4, 8.5, 10.5]}
+    [v] = judge(paired_plan, claims(claim), "wall", arms).claims_verdicts()
+    assert "independent arms (Welch)" in v.reason and "paired" not in v.reason
+    [score] = judge(paired_plan, claims(GREATER), "score", arms).claims_verdicts()
+    assert "paired by seed" in score.reason  # the same numbers as a score do pair
+
+
 def test_a_directional_verdict_prints_the_interval_of_its_effect(plan):
     """The interval beside a threshold's effect (mean - threshold) is that effect's,
     not the mean's: a reference far from 0 must not shift it."""

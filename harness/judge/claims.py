@@ -86,7 +86,7 @@ class ClaimJudging:
         v = Verdict(f"{c.id}/size", "size", f"{c.quote} (its size: the write-up's "
                     f"{label_a} − {label_b} = {fmt(claimed, '+.4g')})", INCONCLUSIVE, "",
                     c.section)
-        pairs = self.paired(a, b)
+        pairs = self.paired(a, b, c.metric)
         data, other = (pairs[0], None) if pairs is not None and len(pairs[0]) >= 2 \
             else (a.values, b.values)
         if rep_a.spread is not None and rep_b.spread is not None and n_a and n_b \
@@ -94,6 +94,12 @@ class ClaimJudging:
             se_w, df_w = combined([(rep_a.sd(n_a) ** 2 / n_a, n_a - 1),
                                    (rep_b.sd(n_b) ** 2 / n_b, n_b - 1)])
             whose = f"its reported spreads (n={n_a} and {n_b})"
+        elif other is None:  # runs without a spread, paired as ours: their difference's
+            # spread is our paired differences' (the same contrast from the same design)
+            runs = min(n_a or 1, n_b or 1)
+            se_w, df_w = math.sqrt(float(np.var(data, ddof=1)) / runs), len(data) - 1.0
+            whose = (f"{runs} run{'s' if runs > 1 else ''} without a spread, paired as ours "
+                     "are: the spread of our paired differences taken as theirs")
         else:  # runs without a spread: their spread taken as ours, as for a table cell
             runs = min(n_a or 1, n_b or 1)
             se_w, df_w = combined([(float(np.var(a.values, ddof=1)) / runs, a.n - 1),
@@ -203,7 +209,7 @@ class ClaimJudging:
             v.verdict = INCONCLUSIVE
             v.reason = f"{sides}; a test needs at least two seeds per side."
             return v
-        pairs = self.paired(a, b)
+        pairs = self.paired(a, b, c.metric)
         if pairs is not None:
             diffs, seeds = pairs
             if len(diffs) < 2:

@@ -230,11 +230,16 @@ class Judge(TableJudging, ClaimJudging, WriteUpJudging):
                 f"metric equal in every seed by construction, a size or a count, is declared "
                 f"`{metric} = {{ deterministic = true }}` in suite.toml and compared exactly)")
 
-    def paired(self, a: Selection, b: Selection) -> tuple[np.ndarray, list] | None:
+    def paired(self, a: Selection, b: Selection, metric: str) -> tuple[np.ndarray, list] | None:
         """a - b seed by seed, when the two sides are twins: the same cells (two entries of
         one configuration) or configurations that differ only in the suite's ``paired``
-        factors, whose cells share seed, data order and initialisation."""
+        factors, whose cells share seed, data order and initialisation. A timing metric
+        never pairs: its noise is the machine's (what else ran beside the cell), which a
+        shared seed does not share."""
         if a.config is None or b.config is None or a.seeds is None or b.seeds is None:
+            return None
+        spec = self.spec.metrics.get(metric)
+        if spec is not None and spec.timing:
             return None
         differ = {k for k in a.config.keys() | b.config.keys()
                   if a.config.get(k) != b.config.get(k)}
