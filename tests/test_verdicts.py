@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from harness.judge.aggregate import Results
 from harness.judge.correction import holm_within
 from harness.judge.engine import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Judge
-from harness.judge.verdict import p_text
+from harness.judge.verdict import fmt, p_text
 from harness.run.store import CellRecord
 from harness.spec.plan import resolve
 from harness.spec.schemas import ClaimsSpec, SuiteSpec
@@ -765,6 +765,8 @@ def test_a_claim_that_implies_a_size_is_judged_on_its_size(plan):
     assert size.evidence["margin"] == pytest.approx(0.5)  # 5 % of the claimed 10
     level, low, high = size.interval()
     assert level == pytest.approx(1 - ALPHA) and high < -0.5  # entirely below the margin
+    # the reason names the interval that decided "outside", not only the 90 % one
+    assert f"its 95 % interval [{fmt(low)}, {fmt(high)}] beyond it" in size.reason
     # the same data against an order-of-magnitude-true write-up: inside, or undecided
     arms = {"a": (20.0 + rng.normal(0, 0.05, 6)).tolist(),
             "b": (10.0 + rng.normal(0, 0.05, 6)).tolist()}
@@ -790,6 +792,22 @@ def test_a_size_from_runs_without_a_spread_takes_the_spread_of_paired_difference
     assert "paired by seed" in size.reason and "paired as ours" in size.reason
     assert f"± {np.std(d, ddof=1):.3g} (SE" in size.reason
     assert size.verdict == SUPPORTED, size.reason
+
+
+def test_the_interval_between_two_arms_is_cut_to_what_a_difference_can_take(toy: Path):
+    """Two arms of a metric bounded to [0, 100] differ by at most 100: the interval of
+    a - b that Welch gives (here past +100) is cut there, as a mean's is to its bounds."""
+    text = (toy / "suite.toml").read_text()
+    (toy / "suite.toml").write_text(text.replace('score = { unit = "pts" }',
+                                                 'score = { unit = "pts", bounds = [0, 100] }'))
+    bounded = resolve(load_suite(str(toy)), "quick")
+    arms = {"a": [99.0, 60.0, 99.5, 98.0], "b": [1.0, 40.0, 0.5, 2.0]}
+    sa, sb = (stats.summarize(arms[k], n_boot=0) for k in "ab")
+    raw = stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, 1 - ALPHA)
+    assert raw[1] > 100  # what the cut is for
+    [v] = judge(bounded, claims(GREATER), "score", arms).claims_verdicts()
+    low, high = v.evidence["intervals"][1 - ALPHA]
+    assert (low, high) == pytest.approx((raw[0], 100.0))
 
 
 def test_a_timing_metric_is_never_paired_by_seed(paired_plan):

@@ -249,7 +249,7 @@ class ClaimJudging:
             float(np.mean(a.values) - np.mean(b.values))
         v.evidence["compared"] = (f"{label_a} {fmt(float(np.mean(a.values)))} vs {label_b} "
                                   f"{fmt(float(np.mean(b.values)))}")
-        v.evidence["intervals"] = {level: self._diff_interval(a, b, pairs, level)
+        v.evidence["intervals"] = {level: self._diff_interval(a, b, pairs, level, c.metric)
                                    for level in (self.level, 1 - self.alpha)}
         if isinstance(c, GreaterClaim):
             answer = one_sided_question(data, c.by, "above", self.alpha, test)
@@ -260,7 +260,7 @@ class ClaimJudging:
         margin, why = c.margin, c.margin_reason
         if isinstance(c, EquivalentClaim):
             answer = margin_question(data, 0.0, margin, self.alpha, test)
-            low, high = self._diff_interval(a, b, pairs, self.level)
+            low, high = self._diff_interval(a, b, pairs, self.level, c.metric)
             base += f", {100 * self.level:.3g} % CI [{fmt(low)}, {fmt(high)}]"
             v.evidence["margin"] = margin
             return _word_margin(v, base, answer, margin, why, need(None, margin, answer.diff))
@@ -289,15 +289,21 @@ class ClaimJudging:
         v.evidence["deterministic"] = True
         return v
 
-    def _diff_interval(self, a: Selection, b: Selection, pairs, level: float
+    def _diff_interval(self, a: Selection, b: Selection, pairs, level: float, metric: str
                        ) -> tuple[float, float]:
-        """The ``level`` interval of a - b (paired where the seeds pair)."""
+        """The ``level`` interval of a - b (paired where the seeds pair), cut to what a
+        difference of two values within the metric's bounds can take."""
         if pairs is not None:
             d = pairs[0]
             s = stats.summarize(d, n_boot=0)
-            return stats.mean_ci(s.mean, s.sd, s.n, level)
-        sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
-        return stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, level)
+            low, high = stats.mean_ci(s.mean, s.sd, s.n, level)
+        else:
+            sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
+            low, high = stats.diff_ci(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n, level)
+        bounds = self.bounds(metric)
+        if bounds is None:
+            return low, high
+        return stats.within(low, high, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
 
     def _need_two_arms(self, a: Selection, b: Selection, paired: bool, sd_d: float):
         """need(reference) for a directional question, need(None, margin, diff) for a margin

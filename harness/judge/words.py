@@ -55,7 +55,16 @@ def _word_margin(v: Verdict, base: str, answer: Answer, margin: float, why: str,
     v.verdict, v.p, v.need = answer.outcome, answer.pvalue, need
     where = {SUPPORTED: "inside the", CONTRADICTED: "outside the",
              INCONCLUSIVE: "neither shown inside nor outside the"}[answer.outcome]
-    v.reason = f"{base}; {where} ±{margin:.3g} margin ({why}): p = {fmt(answer.pvalue, '.2g')}."
+    decides = ""
+    intervals = v.evidence.get("intervals") or {}
+    if answer.outcome == CONTRADICTED and intervals:
+        # "outside" is read on the (1 - alpha) interval, the wider one: name it, since
+        # ``base`` quotes the (1 - 2 alpha) one that "inside" reads
+        level = max(intervals)
+        low, high = intervals[level]
+        decides = f", its {100 * level:.3g} % interval [{fmt(low)}, {fmt(high)}] beyond it"
+    v.reason = (f"{base}; {where} ±{margin:.3g} margin ({why}){decides}: "
+                f"p = {fmt(answer.pvalue, '.2g')}.")
     return v
 
 
