@@ -470,5 +470,6 @@ def test_the_summary_counts_what_no_seed_count_can_settle():
     lines = findings.summary([v("supported"), v("inconclusive", True), v("inconclusive")], [])
     assert lines[0] == ("Claims: 1 supported, 0 contradicted, 2 inconclusive (1 of the "
                         "inconclusive ones no number of our seeds can settle: the write-up's "
-                        "own uncertainty is wider than the margin).")
+                        "number is too uncertain, by its own spread or, for runs that print "
+                        "none, by ours).")
     assert v("inconclusive", True).decided_by().startswith("no seed count settles it")

@@ -251,6 +251,47 @@ def test_the_write_ups_n_stays_fixed_and_no_seeds_is_said_plainly(plan):
     assert "write-up's own uncertainty alone" in v.reason
 
 
+def test_a_write_up_run_without_a_spread_is_undecidable_by_our_spread_and_says_so(plan):
+    """One reported run (10.0, no spread) against seeds with SD 2 and a ±0.5 margin: the
+    run's uncertainty is our spread imputed to it, wider than the margin, so no seed count
+    settles it; the reason and the short "decided by" say the spread is ours, not the
+    write-up's."""
+    spec = claims(table=table(0.5, "10.0"), reported_n=1)
+    v = cell_verdict(plan, spec, [8.0, 12.0, 10.5, 9.5])
+    corrected(v)
+    assert v.verdict == INCONCLUSIVE and v.seeds_needed is None
+    assert v.evidence["undecidable"] == "imputed"
+    assert "given our seeds' spread" in v.reason and "own uncertainty" not in v.reason
+    assert "with our spread imputed" in v.decided_by()
+
+
+def test_the_seeds_a_verdict_needs_say_which_way_they_would_decide(plan):
+    """"A is above 10" with a mean of 9.6: more seeds would settle it against the claim;
+    with a mean of 10.4, for it. A margin question says inside or outside."""
+    claim = {**THRESHOLD, "value": 10.0}
+    for values, way in (([9.1, 10.0, 9.4, 9.9], "against the claim"),
+                        ([10.1, 11.0, 10.4, 10.1], "for the claim")):
+        [v] = judge(plan, claims(claim), "score", {"a": values}).claims_verdicts()
+        corrected(v)
+        assert v.verdict == INCONCLUSIVE and f"would settle it, {way}" in v.reason, v.reason
+    v = cell_verdict(plan, claims(table=table(0.5, "10.0 ± 0.1")), [10.2, 9.4, 10.9, 10.1])
+    corrected(v)
+    assert "would settle it, inside the margin" in v.reason, v.reason
+
+
+def test_a_size_the_write_ups_spread_leaves_open_is_counted_undecidable(plan):
+    """The write-up's 20 ± 5 and 10 ± 5 (n = 3) against a ±0.5 margin on their difference:
+    its own SE (about 4) is too wide for any number of our seeds, and the size verdict
+    says so like a table cell does."""
+    arms = {"a": [19.0, 21.0, 20.5, 19.5], "b": [10.2, 9.8, 10.1, 9.9]}
+    spec = claims(GREATER, table=_two_arm_table("20.0 ± 5.0", "10.0 ± 5.0"))
+    [(_, size)] = judge(plan, spec, "score", arms).size_verdicts()
+    corrected(size)
+    assert size.verdict == INCONCLUSIVE and size.seeds_needed is None
+    assert size.evidence["undecidable"] == "reported"
+    assert "the write-up's own uncertainty alone" in size.reason
+
+
 def test_seed_counts_are_rounded_and_say_what_they_assume(plan):
     spec = claims(GREATER)
     v = verdicts(plan, spec, "score", {"a": [1.0, 1.3, 0.8, 1.1], "b": [0.9, 1.2, 1.0, 1.05]})

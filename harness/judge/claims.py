@@ -47,6 +47,7 @@ from .words import (
     _word_directional,
     _word_margin,
     describe,
+    undecidable_text,
 )
 
 
@@ -94,18 +95,21 @@ class ClaimJudging:
             se_w, df_w = combined([(rep_a.sd(n_a) ** 2 / n_a, n_a - 1),
                                    (rep_b.sd(n_b) ** 2 / n_b, n_b - 1)])
             whose = f"its reported spreads (n={n_a} and {n_b})"
+            imputed = False
         elif other is None:  # runs without a spread, paired as ours: their difference's
             # spread is our paired differences' (the same contrast from the same design)
             runs = min(n_a or 1, n_b or 1)
             se_w, df_w = math.sqrt(float(np.var(data, ddof=1)) / runs), len(data) - 1.0
             whose = (f"{runs} run{'s' if runs > 1 else ''} without a spread, paired as ours "
                      "are: the spread of our paired differences taken as theirs")
+            imputed = True
         else:  # runs without a spread: their spread taken as ours, as for a table cell
             runs = min(n_a or 1, n_b or 1)
             se_w, df_w = combined([(float(np.var(a.values, ddof=1)) / runs, a.n - 1),
                                    (float(np.var(b.values, ddof=1)) / runs, b.n - 1)])
             whose = (f"{runs} run{'s' if runs > 1 else ''} per arm without a spread, "
                      "whose spread is taken as ours")
+            imputed = True
         margin = max(RELATIVE * abs(claimed), resolution(rep_a.text) + resolution(rep_b.text))
         test = difference_against(other, se_w, df_w)
         answer = margin_question(data, claimed, margin, self.alpha, test)
@@ -121,9 +125,28 @@ class ClaimJudging:
                 f"the write-up's {fmt(claimed, '+.4g')} ± {fmt(se_w, '.3g')} (SE, from "
                 f"{whose}): difference {fmt(ours - claimed, '+.4g')}, "
                 f"{100 * self.level:.3g} % CI [{fmt(low)}, {fmt(high)}]")
+        # our seeds' spread of the difference: of the pairs, or of both arms (per side)
+        sd_ours = float(np.std(data, ddof=1)) if other is None else math.sqrt(
+            float(np.var(a.values, ddof=1)) + float(np.var(b.values, ddof=1)))
+        unit = "pairs of seeds" if other is None else "seeds per side"
+
+        def need(level: float) -> tuple[int | None, str]:
+            gap = ours - claimed
+            if abs(gap) == margin:
+                return None, _ON_MARGIN
+            got = stats.seeds_to_settle_margin(gap, sd_ours, margin, level, se_w**2,
+                                               None if imputed else df_w)
+            if got.never:
+                v.evidence["undecidable"] = "imputed" if imputed else "reported"
+                return None, undecidable_text(imputed, fmt(abs(abs(gap) - margin), ".3g"))
+            way = "inside the margin" if abs(gap) < margin else "outside the margin"
+            return got.n, (f"If the observed difference is the true one, {about(got.n)} "
+                           f"{unit} would settle it, {way} (the write-up's runs stay as they "
+                           "are)")
+
         return _word_margin(v, base, answer, margin,
                             "5 % of the write-up's difference, or the printing's half units "
-                            "of both its numbers if larger", None)
+                            "of both its numbers if larger", need)
 
     def _claim(self, i: int, c) -> Verdict:
         v = Verdict(c.id, c.kind, c.quote, NOT_TESTABLE, getattr(c, "reason", ""), c.section)
@@ -272,7 +295,7 @@ class ClaimJudging:
         return _word_directional(
             v, f"{base}; is {label_a} no more than {margin:g} {worse} {label_b} (margin: {why})? "
                f"two-sided p = {fmt(answer.pvalue, '.2g')} against the bound {bound:+g}",
-            answer, need(bound))
+            answer, need(bound, direction="above" if higher else "below"))
 
     def _exact_two_arms(self, c, v: Verdict, name: str, label_a: str, label_b: str,
                         diff: float) -> Verdict:
@@ -312,7 +335,7 @@ class ClaimJudging:
         diff = sa.mean - sb.mean
 
         def make(reference: float | None, margin: float | None = None,
-                 observed: float | None = None) -> Need:
+                 observed: float | None = None, direction: str = "above") -> Need:
             def need(level: float) -> tuple[int | None, str]:
                 unit = "pairs of seeds" if paired else "seeds per side"
                 if margin is not None:
@@ -321,6 +344,7 @@ class ClaimJudging:
                         return None, _ON_MARGIN
                     n = (stats.seeds_to_settle_margin(d, sd_d, margin, level).n if paired
                          else stats.seeds_to_settle_equivalence(d, sa.sd, sb.sd, margin, level))
+                    way = "inside the margin" if abs(d) < margin else "outside the margin"
                 else:
                     effect = diff - reference
                     if effect == 0 or not math.isfinite(effect):
@@ -331,8 +355,9 @@ class ClaimJudging:
                          stats.seeds_to_detect(stats.hedges_g_from_stats(
                              sa.mean - reference, sa.sd, sa.n, sb.mean, sb.sd, sb.n), level,
                              alternative="two-sided"))
+                    way = _toward(effect, direction)
                 return n, f"If the observed difference is the true one, {about(n)} {unit} " \
-                          "would settle it"
+                          f"would settle it, {way}"
             return need
         return make
 
@@ -372,7 +397,8 @@ class ClaimJudging:
                 return None, "The mean sits on the line: no number of seeds settles it"
             n = stats.seeds_to_detect(answer.diff / sd, level, alternative="two-sided",
                                       one_sample=True)
-            return n, f"If the observed mean is the true one, {about(n)} seeds would settle it"
+            return n, (f"If the observed mean is the true one, {about(n)} seeds would settle "
+                       f"it, {_toward(answer.diff, direction)}")
 
         base = (f"{name} = {describe(a.values)} against {against}: two-sided t-test "
                 f"p = {fmt(answer.pvalue, '.2g')}")
@@ -384,3 +410,10 @@ class ClaimJudging:
                           low - reference, high - reference, self.bounds(metric),
                           reference)}}  # of mean - reference; the reference is exact
         return _word_directional(v, base, answer, need)
+
+
+def _toward(effect: float, direction: str) -> str:
+    """Which way the seeds a directional question needs would decide it, if the observed
+    effect is the truth: the claimed side, or the opposite."""
+    return ("for the claim" if (effect > 0) == (direction == "above") else
+            "against the claim")

@@ -5,10 +5,11 @@ Per family (the claims, each table) how many verdicts are supported, contradicte
 inconclusive; for each table column with contradicted numbers the range of reproduced −
 reported over them, with its direction; the contradicted claims by id; and how many
 verdicts this suite cannot test or leaves to another tier; and how many inconclusive
-verdicts no number of seeds could settle (the write-up's own uncertainty is wider than
-the margin), which more runs of this suite would not change; and how many verdicts a
-settle run decided with added seeds; and which configurations' seeds mix regimes (a
-per-seed choice, such as a calibrated lambda, that not all seeds made alike).
+verdicts no number of seeds could settle (the write-up's number is too uncertain, by its
+own spread or, for runs that print none, by ours), which more runs of this suite would
+not change; and how many verdicts a settle run decided with added seeds; and which
+configurations' seeds mix regimes (a per-seed choice, such as a calibrated lambda, that
+not all seeds made alike).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def column_gaps(result: TableResult) -> list[str]:
 def _undecidable(verdicts: list[Verdict]) -> str:
     n = sum(1 for v in verdicts if v.verdict == INCONCLUSIVE and v.evidence.get("undecidable"))
     return (f" ({n} of the inconclusive ones no number of our seeds can settle: the "
-            "write-up's own uncertainty is wider than the margin)" if n else "")
+            "write-up's number is too uncertain, by its own spread or, for runs that print "
+            "none, by ours)" if n else "")
 
 
 def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:

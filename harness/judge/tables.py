@@ -33,6 +33,7 @@ from .words import (
     _no_result_text,
     _shown,
     _word_margin,
+    undecidable_text,
 )
 
 
@@ -158,7 +159,8 @@ class TableJudging:
             v.verdict = INCONCLUSIVE
             v.reason = f"Reproduced vs reported {rep.text}: {flat}."
             return v
-        test, ref_var, ref_df, label, note = self._reference(s, rep, rep_n, target, estimate)
+        test, ref_var, ref_df, label, note, imputed = self._reference(s, rep, rep_n, target,
+                                                                      estimate)
         answer = margin_question(sel.values, rep.mean, margin, self.alpha, test)
         # the difference of two means within the bounds: ours - an exact target lies in
         # bounds - target; ours - the write-up's (a noisy number) in [low - high, high - low]
@@ -183,14 +185,13 @@ class TableJudging:
                 return None, _ON_MARGIN
             got = stats.seeds_to_settle_margin(diff, s.sd, margin, level, ref_var, ref_df)
             if got.never:
-                v.evidence["undecidable"] = True  # the summary and the flagged row say so
-                return None, ("Even infinitely many of our seeds could not settle it: the "
-                              "write-up's own uncertainty alone is wider than the "
-                              f"{fmt(abs(abs(diff) - margin), spec)} between the difference "
-                              "and the margin")
+                # the summary and the flagged row say so, and whose uncertainty it is
+                v.evidence["undecidable"] = "imputed" if imputed else "reported"
+                return None, undecidable_text(imputed, fmt(abs(abs(diff) - margin), spec))
             fixed = "" if target else " (the write-up's runs stay as they are)"
+            way = "inside the margin" if abs(diff) < margin else "outside the margin"
             return got.n, (f"If the observed difference is the true one, {about(got.n)} of "
-                           f"our seeds would settle it{fixed}")
+                           f"our seeds would settle it, {way}{fixed}")
 
         _word_margin(v, base, answer, margin, why, need)
         if note:
@@ -199,21 +200,23 @@ class TableJudging:
 
     def _reference(self, s: stats.Summary, rep: stats.Reported, rep_n: int | None,
                    target: bool, estimate: Estimate | None
-                   ) -> tuple[Test, float, float | None, str, str]:
+                   ) -> tuple[Test, float, float | None, str, str, bool]:
         """What the reported number is held to be: the test against it, its variance and
-        degrees of freedom (for the seeds a question needs), a label and a note."""
+        degrees of freedom (for the seeds a question needs), a label, a note, and whether
+        its uncertainty is ours imputed (runs that print no spread) rather than its own."""
         if target:
-            return against_exact, 0.0, None, "", "The number is a setting the write-up chose."
+            return (against_exact, 0.0, None, "", "The number is a setting the write-up chose.",
+                    False)
         if estimate is not None and estimate.se > 0:
             note = (f"The write-up computed this number from other cells; their spreads carry "
                     f"into it: ± {fmt(estimate.se)} (SE, delta method, df "
                     f"{fmt(estimate.df, '.3g')}).")
             return (against_estimate(estimate.se, estimate.df), estimate.se**2, estimate.df, "",
-                    note)
+                    note, False)
         if rep.spread is not None and rep_n and rep_n >= 2:
             rep_sd = rep.sd(rep_n)
             return (against_reported(rep_sd, rep_n), rep_sd**2 / rep_n, rep_n - 1,
-                    f" (n={rep_n})", "")
+                    f" (n={rep_n})", "", False)
         runs = rep_n if rep.spread is None and rep_n else 1
         note = ("The write-up's number is a mean of {runs} runs without a spread; its runs' SD "
                 "is taken as the reproduced SD." if runs > 1 else
@@ -221,4 +224,5 @@ class TableJudging:
                 if rep_n else
                 "The write-up does not say how many runs its number is from: it is taken as "
                 "one run, its spread as the reproduced SD.").format(runs=runs)
-        return against_runs(runs), s.sd**2 / runs, None, f" (n={runs})" if rep_n else "", note
+        return (against_runs(runs), s.sd**2 / runs, None, f" (n={runs})" if rep_n else "", note,
+                True)

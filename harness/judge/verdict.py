@@ -99,8 +99,11 @@ class Verdict:
     def decided_by(self) -> str:
         """The one reason that decided the verdict, in a few words."""
         alpha = self.alpha or 0.05
-        if self.verdict == INCONCLUSIVE and self.evidence.get("undecidable"):
-            return "no seed count settles it: the write-up's uncertainty is wider"
+        undecidable = self.evidence.get("undecidable")
+        if self.verdict == INCONCLUSIVE and undecidable:
+            return ("no seed count settles it: the write-up's number, with our spread "
+                    "imputed, is too uncertain" if undecidable == "imputed" else
+                    "no seed count settles it: the write-up's own spread is too wide")
         if self.p is not None and self.p < alpha and self.p_holm is not None \
                 and self.p_holm >= alpha:
             return f"p = {p_text(self.p, alpha)} alone, {p_text(self.p_holm, alpha)} after Holm"

@@ -68,6 +68,17 @@ def _word_margin(v: Verdict, base: str, answer: Answer, margin: float, why: str,
     return v
 
 
+def undecidable_text(imputed: bool, gap: str) -> str:
+    """Why no number of our seeds settles a margin question: the write-up's number alone is
+    too uncertain, by its own spread or (``imputed``: runs that print no spread) by ours.
+    ``gap`` is the distance between the difference and the margin, formatted."""
+    whose = ("the uncertainty of the write-up's number alone (its runs, without a spread "
+             "of their own, given our seeds' spread) is" if imputed else
+             "the write-up's own uncertainty alone is")
+    return (f"Even infinitely many of our seeds could not settle it: {whose} too wide for "
+            f"80 % power over the {gap} between the difference and the margin")
+
+
 def _interval(test: Test, values: np.ndarray, reference: float, level: float
               ) -> tuple[float, float]:
     """The ``level`` interval of (estimate - reference) that ``test`` implies."""
