@@ -441,12 +441,20 @@ def test_the_summary_is_generated_from_the_verdicts(toy: Path, store_path: Path,
     result, _ = run_toy(toy, store_path)
     model = build(result, "cmd")
     claims = model.summary[0]
+    # one line per family: the claims tested on our runs, apart from the sizes they imply
+    # and from the write-up checked against itself
+    tested = [v for v in model.claims if v.kind not in ("size", "internal")]
     for outcome in ("supported", "contradicted", "inconclusive"):
-        n = sum(v.verdict == outcome for v in model.claims)
+        n = sum(v.verdict == outcome for v in tested)
         assert f"{n} {outcome}" in claims
-    against = [v.id for v in model.claims if v.verdict == "contradicted"]
+    against = [v.id for v in tested if v.verdict == "contradicted"]
     assert bool(against) == any(line.startswith("Contradicted claims:")
                                 for line in model.summary)
+    internal = [v for v in model.claims if v.kind == "internal"]
+    holds = sum(v.verdict == "supported" for v in internal)
+    assert bool(internal) == any(line.startswith(f"The write-up against itself: {holds} of "
+                                                 f"{len(internal)} checks hold")
+                                 for line in model.summary)
     tables = [line for line in model.summary if line.startswith("Table '")]
     assert len(tables) == len([t for t in model.tables
                                if any(c.verdict for c in t.result.cells.values())])
@@ -473,3 +481,22 @@ def test_the_summary_counts_what_no_seed_count_can_settle():
                         "number is too uncertain, by its own spread or, for runs that print "
                         "none, by ours).")
     assert v("inconclusive", True).decided_by().startswith("no seed count settles it")
+
+
+def test_the_summary_keeps_sizes_and_the_write_up_against_itself_apart_from_the_claims():
+    """A size verdict is its own Holm family and an internal check is no test: neither is
+    counted among the claims, and a contradicted size says ours against the write-up's."""
+    from harness.judge import findings
+    from harness.judge.verdict import Verdict
+
+    claim = Verdict("a-beats-b", "greater", "q", "inconclusive", "r")
+    size = Verdict("a-beats-b/size", "size", "q", "contradicted", "r")
+    size.evidence["compared"] = "ours +2.08 vs +43.39"
+    internal = Verdict("sums-to-100", "internal", "q", "supported", "r")
+    lines = findings.summary([claim, size, internal], [])
+    assert lines[0] == "Claims: 0 supported, 0 contradicted, 1 inconclusive."
+    assert "Sizes the claims imply (ours against the write-up's difference): 0 supported, " \
+           "1 contradicted, 0 inconclusive." in lines
+    assert "Contradicted sizes: a-beats-b (ours +2.08 vs +43.39)." in lines
+    assert "The write-up against itself: 1 of 1 checks hold." in lines
+    assert not any(line.startswith("Contradicted claims") for line in lines)

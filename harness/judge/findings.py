@@ -1,8 +1,9 @@
 """The summary at the top of a report: a few sentences generated from its verdicts, never
 written by hand (docs/verdicts.md, "What a report shows first").
 
-Per family (the claims, each table) how many verdicts are supported, contradicted and
-inconclusive; for each table column with contradicted numbers the range of reproduced −
+Per family (the claims, the sizes they imply, each table) how many verdicts are
+supported, contradicted and inconclusive, and how many of the write-up's checks against
+itself hold; for each table column with contradicted numbers the range of reproduced −
 reported over them, with its direction; the contradicted claims by id; and how many
 verdicts this suite cannot test or leaves to another tier; and how many inconclusive
 verdicts no number of seeds could settle (the write-up's number is too uncertain, by its
@@ -61,14 +62,31 @@ def _undecidable(verdicts: list[Verdict]) -> str:
 def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
     """The report's summary sentences, most telling first."""
     lines = []
-    if claims:
-        lines.append(f"Claims: {_tally(claims)}{_undecidable(claims)}.")
-        against = [v.id for v in claims if v.verdict == CONTRADICTED]
+    # three families a reader takes apart: the claims tested on our runs, the sizes they
+    # imply (their own Holm family), and the write-up checked against itself (no test)
+    tested = [v for v in claims if v.kind not in ("size", "internal")]
+    sizes = [v for v in claims if v.kind == "size"]
+    internal = [v for v in claims if v.kind == "internal"]
+    if tested:
+        lines.append(f"Claims: {_tally(tested)}{_undecidable(tested)}.")
+        against = [v.id for v in tested if v.verdict == CONTRADICTED]
         if against:
             lines.append(f"Contradicted claims: {', '.join(against)}.")
-        odd = [v.id for v in claims if v.writeup_ok is False]
-        if odd:
-            lines.append(f"The write-up's own numbers do not support: {', '.join(odd)}.")
+    if sizes:
+        lines.append(f"Sizes the claims imply (ours against the write-up's difference): "
+                     f"{_tally(sizes)}{_undecidable(sizes)}.")
+        wrong = [f"{v.id.rsplit('/', 1)[0]} ({v.evidence.get('compared', '')})"
+                 for v in sizes if v.verdict == CONTRADICTED]
+        if wrong:
+            lines.append(f"Contradicted sizes: {', '.join(wrong)}.")
+    if internal:
+        holds = sum(v.verdict == SUPPORTED for v in internal)
+        fails = sum(v.verdict == CONTRADICTED for v in internal)
+        lines.append(f"The write-up against itself: {holds} of {len(internal)} checks hold"
+                     + (f", {fails} do not." if fails else "."))
+    odd = [v.id for v in claims if v.writeup_ok is False]
+    if odd:
+        lines.append(f"The write-up's own numbers do not support: {', '.join(odd)}.")
     for result in tables:
         verdicts = [c.verdict for c in result.cells.values() if c.verdict is not None]
         if not verdicts:
