@@ -236,7 +236,11 @@ def test_failed_seeds_never_show_the_regime_or_a_learned_task():
     unmeasured = Selection({"arm": "b"}, np.array([]))
     assert _condition(Stub({"a": good, "b": good}), bar, {}, "x")[1] is True
     text, ok = _condition(Stub({"a": good, "b": failed}), bar, {}, "x")
-    assert not ok and "arm = b: 9 (n = 2, 1 failed)" in text
+    assert not ok and "arm = b: 9 (n = 2, 1 failed), 2 of 2 seeds on their own" in text
+    # the rule reads the mean; the text also says how many seeds meet the bar alone
+    split = Selection({"arm": "a"}, np.array([4.0, 7.0, 4.5]))
+    text, ok = _condition(Stub({"a": split}), bar, {"arm": "a"}, "x")
+    assert ok is True and "arm = a: 5.167 (n = 3), 1 of 3 seeds on their own" in text
     text, ok = _condition(Stub({"a": good, "b": unmeasured}), bar, {}, "x")
     assert not ok and "arm = b: not measured" in text
     assert _condition(Stub({"a": good}), bar, {"arm": "z"}, "x") == (

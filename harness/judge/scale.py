@@ -152,6 +152,10 @@ def _condition(results: Results, condition: LearnedSpec, where: dict, source: st
             ok = bool(_OPS[condition.op](mean, condition.value)) and sel.failed == 0
             value = f"{mean:.4g} (n = {sel.n}" + (f", {sel.failed} failed" if sel.failed
                                                  else "") + ")"
+            if sel.n > 1:  # the rule reads the mean; how many seeds meet it alone is shown
+                alone = sum(bool(_OPS[condition.op](float(x), condition.value))
+                            for x in sel.values)
+                value += f", {alone} of {sel.n} seeds on their own"
         parts.append(f"{entry} of {_where_text(config)}: {value}")
         met = met and ok
     shown = "; ".join(parts) or f"{entry} of {_where_text(where)}: no such configuration"
