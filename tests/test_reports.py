@@ -500,3 +500,24 @@ def test_the_summary_keeps_sizes_and_the_write_up_against_itself_apart_from_the_
     assert "Contradicted sizes: a-beats-b (ours +2.08 vs +43.39)." in lines
     assert "The write-up against itself: 1 of 1 checks hold." in lines
     assert not any(line.startswith("Contradicted claims") for line in lines)
+
+
+def test_the_summary_names_the_claims_the_fewest_added_seeds_could_settle():
+    """Inconclusive claims with a seed count (at most settle's default ceiling), fewest
+    first, three at most, with the settle command when the tier has a reference."""
+    from harness.judge import findings
+    from harness.judge.verdict import Verdict
+
+    def v(vid: str, n: int | None, outcome: str = "inconclusive") -> Verdict:
+        out = Verdict(vid, "threshold", "q", outcome, "r")
+        out.seeds_needed = n
+        return out
+
+    claims = [v("a", 12), v("b", 4), v("c", None), v("d", 31), v("e", 6), v("f", 5),
+              v("g", 3, "supported")]
+    line = findings.cheapest(claims, "sparsebench settle --suite s --tier cpu")
+    assert line.startswith("Fewest seeds to settle") and "b (4), f (5), e (6);" in line
+    assert "`sparsebench settle --suite s --tier cpu`" in line
+    assert "a (12)" not in line and "d (31)" not in line and "g (3)" not in line
+    assert "settle" not in findings.cheapest(claims, None).split(":", 1)[1]
+    assert findings.cheapest([v("c", None), v("d", 31)], None) is None

@@ -10,7 +10,7 @@ verdicts no number of seeds could settle (the write-up's number is too uncertain
 own spread or, for runs that print none, by ours), which more runs of this suite would
 not change; and how many verdicts a settle run decided with added seeds; and which
 configurations' seeds mix regimes (a per-seed choice, such as a calibrated lambda, that
-not all seeds made alike).
+not all seeds made alike); and the inconclusive claims the fewest added seeds could settle.
 """
 
 from __future__ import annotations
@@ -59,8 +59,30 @@ def _undecidable(verdicts: list[Verdict]) -> str:
             "none, by ours)" if n else "")
 
 
-def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
-    """The report's summary sentences, most telling first."""
+# seeds per configuration beyond which the summary does not offer a claim as cheap to
+# settle: settle's own default ceiling (sparsebench settle --max-seeds)
+CHEAP_SEEDS = 30
+
+
+def cheapest(claims: list[Verdict], settle: str | None, most: int = 3) -> str | None:
+    """The inconclusive claims (and sizes) that the fewest added seeds could settle, if
+    their observed effects are the truth, and the command that adds them."""
+    open_ = sorted((v.seeds_needed, v.id) for v in claims
+                   if v.verdict == INCONCLUSIVE and v.kind != "internal"
+                   and v.seeds_needed is not None and v.seeds_needed <= CHEAP_SEEDS)
+    if not open_:
+        return None
+    listed = ", ".join(f"{vid} ({n})" for n, vid in open_[:most])
+    run = (f"; `{settle}` adds seeds where they decide most and judges again at a corrected "
+           "level" if settle else "")
+    return (f"Fewest seeds to settle (per configuration, 80 % power if the observed effect "
+            f"is the truth): {listed}{run}.")
+
+
+def summary(claims: list[Verdict], tables: list[TableResult],
+            settle: str | None = None) -> list[str]:
+    """The report's summary sentences, most telling first. ``settle`` is the command that
+    adds seeds to this tier's committed reference, where there is one."""
     lines = []
     # three families a reader takes apart: the claims tested on our runs, the sizes they
     # imply (their own Holm family), and the write-up checked against itself (no test)
@@ -87,6 +109,9 @@ def summary(claims: list[Verdict], tables: list[TableResult]) -> list[str]:
     odd = [v.id for v in claims if v.writeup_ok is False]
     if odd:
         lines.append(f"The write-up's own numbers do not support: {', '.join(odd)}.")
+    cheap = cheapest(claims, settle)
+    if cheap:
+        lines.append(cheap)
     for result in tables:
         verdicts = [c.verdict for c in result.cells.values() if c.verdict is not None]
         if not verdicts:

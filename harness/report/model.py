@@ -355,7 +355,10 @@ def build(run: RunResult, command: str) -> ReportModel:
         table_counts={k: table_counts.get(k, 0) for k in VERDICT_ORDER},
         units={name: m.unit for name, m in suite.spec.metrics.items()},
         flags=flags, failed=failed, unjudged=unjudged,
-        summary=findings.summary(claims, table_results),
+        summary=findings.summary(
+            claims, table_results,
+            f"sparsebench settle --suite {suite.cli_name} --tier {plan.tier}"
+            if (suite.folder / "expected" / f"{plan.tier}.json").is_file() else None),
         missing=missing, seed_stats=seed_statistics(results),
         figures=figures(results, str(suite.folder / "claims.toml")),
         subset=f"This report shows part of tier {plan.tier}: {plan.subset}." if plan.subset
