@@ -73,8 +73,8 @@ def cheapest(claims: list[Verdict], settle: str | None, most: int = 3) -> str | 
     if not open_:
         return None
     listed = ", ".join(f"{vid} ({n})" for n, vid in open_[:most])
-    run = (f"; `{settle}` adds seeds where they decide most and judges again at a corrected "
-           "level" if settle else "")
+    run = (f" (adds them where they decide most and judges again at a corrected level: "
+           f"{settle})" if settle else "")
     return (f"Fewest seeds to settle (per configuration, 80 % power if the observed effect "
             f"is the truth): {listed}{run}.")
 
