@@ -472,7 +472,7 @@ def test_the_summary_counts_what_no_seed_count_can_settle():
     def v(outcome: str, undecidable: bool = False) -> Verdict:
         out = Verdict("x", "value", "q", outcome, "reason")
         if undecidable:
-            out.evidence["undecidable"] = True
+            out.evidence["undecidable"] = "reported"
         return out
 
     lines = findings.summary([v("supported"), v("inconclusive", True), v("inconclusive")], [])
@@ -480,7 +480,8 @@ def test_the_summary_counts_what_no_seed_count_can_settle():
                         "inconclusive ones no number of our seeds can settle: the write-up's "
                         "number is too uncertain, by its own spread or, for runs that print "
                         "none, by ours).")
-    assert v("inconclusive", True).decided_by().startswith("no seed count settles it")
+    assert v("inconclusive", True).decided_by() == ("no seed count settles it: the "
+                                                    "write-up's own spread is too wide")
 
 
 def test_the_summary_keeps_sizes_and_the_write_up_against_itself_apart_from_the_claims():

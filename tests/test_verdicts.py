@@ -277,6 +277,18 @@ def test_the_seeds_a_verdict_needs_say_which_way_they_would_decide(plan):
     v = cell_verdict(plan, claims(table=table(0.5, "10.0 ± 0.1")), [10.2, 9.4, 10.9, 10.1])
     corrected(v)
     assert "would settle it, inside the margin" in v.reason, v.reason
+    # non-inferiority where lower is better: A at most 1 above C; A sits 1.4 above C, on
+    # the wrong side of the bound, so more seeds would decide against the claim
+    lower = {**NON_INFERIOR, "higher_is_better": False}
+    arms = {"a": [11.0, 12.2, 10.9, 11.5], "c": [10.1, 10.6, 9.8, 9.5]}
+    [v] = judge(plan, claims(lower), "score", arms).claims_verdicts()
+    corrected(v)
+    assert v.verdict == INCONCLUSIVE and "would settle it, against the claim" in v.reason, \
+        v.reason
+    arms = {"a": [10.5, 9.0, 10.6, 9.3], "c": [10.9, 9.2, 10.0, 9.5]}
+    [v] = judge(plan, claims(lower), "score", arms).claims_verdicts()
+    corrected(v)
+    assert "would settle it, for the claim" in v.reason, v.reason
 
 
 def test_a_size_the_write_ups_spread_leaves_open_is_counted_undecidable(plan):
@@ -833,6 +845,15 @@ def test_a_size_from_runs_without_a_spread_takes_the_spread_of_paired_difference
     assert "paired by seed" in size.reason and "paired as ours" in size.reason
     assert f"± {np.std(d, ddof=1):.3g} (SE" in size.reason
     assert size.verdict == SUPPORTED, size.reason
+    # one variance estimate serves both sides: the t test of a new observation on the
+    # differences, df n - 1, not Welch over it counted twice (which claims more df)
+    from harness.stats.questions import against_runs, margin_question
+
+    expected = margin_question(d, 10.0, size.evidence["margin"], ALPHA, against_runs(1))
+    assert size.p == pytest.approx(expected.pvalue)
+    # a size with no spread in the pairs is not tested (the claim's verdict says why)
+    flat = {"a": (shared + 10.0).tolist(), "b": shared.tolist()}
+    assert judge(paired_plan, spec, "score", flat).size_verdicts() == []
 
 
 def test_the_interval_between_two_arms_is_cut_to_what_a_difference_can_take(toy: Path):
@@ -851,6 +872,26 @@ def test_the_interval_between_two_arms_is_cut_to_what_a_difference_can_take(toy:
     assert (low, high) == pytest.approx((raw[0], 100.0))
 
 
+def test_a_size_from_runs_without_a_spread_on_independent_arms_counts_each_variance_once(
+        plan):
+    """Independent arms against one printed run per arm: each arm's variance enters once,
+    scaled by 1/n + 1/runs, with Welch-Satterthwaite df over the two."""
+    from scipy import stats as sps
+
+    arms = {"a": [19.0, 21.5, 20.5, 18.9], "b": [10.2, 9.1, 10.9, 9.9]}
+    spec = claims(GREATER, table=_two_arm_table("20.0", "10.0"), reported_n=1)
+    [(_, size)] = judge(plan, spec, "score", arms).size_verdicts()
+    assert "Welch" in size.reason and "whose spread is taken as ours" in size.reason
+    va, vb = (np.var(arms[k], ddof=1) * (1 / 4 + 1) for k in "ab")
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 3)
+    gap = np.mean(arms["a"]) - np.mean(arms["b"]) - 10.0
+    margin = size.evidence["margin"]
+    # not decided either way here: the p is the nearer one, inside (TOST's larger side)
+    p_inside = max(sps.t.sf((gap + margin) / se, df), sps.t.cdf((gap - margin) / se, df))
+    assert size.verdict == INCONCLUSIVE and size.p == pytest.approx(p_inside)
+
+
 def test_a_timing_metric_is_never_paired_by_seed(paired_plan):
     """Wall-clock noise is the machine's, not the seed's: twin arms of a timing metric
     are compared by Welch even where the suite pairs them."""
@@ -860,6 +901,10 @@ def test_a_timing_metric_is_never_paired_by_seed(paired_plan):
     assert "independent arms (Welch)" in v.reason and "paired" not in v.reason
     [score] = judge(paired_plan, claims(GREATER), "score", arms).claims_verdicts()
     assert "paired by seed" in score.reason  # the same numbers as a score do pair
+    # two entries of one cell share its machine: they pair, timing or not
+    same = {**EQUIVALENT, "metric": "wall", "b": {"arm": "a"}}
+    [v] = judge(paired_plan, claims(same), "wall", {"a": arms["a"]}).claims_verdicts()
+    assert "the 4 paired differences are all 0" in v.reason, v.reason
 
 
 def test_a_directional_verdict_prints_the_interval_of_its_effect(plan):

@@ -31,6 +31,7 @@ from ..stats.questions import (
     against_arm,
     combined,
     difference_against,
+    difference_against_runs,
     margin_question,
     one_sided_question,
 )
@@ -90,32 +91,42 @@ class ClaimJudging:
         pairs = self.paired(a, b, c.metric)
         data, other = (pairs[0], None) if pairs is not None and len(pairs[0]) >= 2 \
             else (a.values, b.values)
+        flat = is_constant(data) if other is None else \
+            is_constant(a.values) and is_constant(b.values)
+        if flat and not self.deterministic(c.metric):
+            return None  # zero spread: the claim's own verdict says why there is no test
+        margin = max(RELATIVE * abs(claimed), resolution(rep_a.text) + resolution(rep_b.text))
         if rep_a.spread is not None and rep_b.spread is not None and n_a and n_b \
                 and n_a >= 2 and n_b >= 2:
             se_w, df_w = combined([(rep_a.sd(n_a) ** 2 / n_a, n_a - 1),
                                    (rep_b.sd(n_b) ** 2 / n_b, n_b - 1)])
             whose = f"its reported spreads (n={n_a} and {n_b})"
             imputed = False
-        elif other is None:  # runs without a spread, paired as ours: their difference's
-            # spread is our paired differences' (the same contrast from the same design)
+            test = difference_against(other, se_w, df_w)
+        else:  # a spread or a run count not printed for both arms: the runs' spread is
+            # taken as ours, as for a table cell; paired where ours pair (the same contrast
+            # from the same design), each variance estimate entering the test once
             runs = min(n_a or 1, n_b or 1)
-            se_w, df_w = math.sqrt(float(np.var(data, ddof=1)) / runs), len(data) - 1.0
-            whose = (f"{runs} run{'s' if runs > 1 else ''} without a spread, paired as ours "
-                     "are: the spread of our paired differences taken as theirs")
-            imputed = True
-        else:  # runs without a spread: their spread taken as ours, as for a table cell
-            runs = min(n_a or 1, n_b or 1)
-            se_w, df_w = combined([(float(np.var(a.values, ddof=1)) / runs, a.n - 1),
-                                   (float(np.var(b.values, ddof=1)) / runs, b.n - 1)])
-            whose = (f"{runs} run{'s' if runs > 1 else ''} per arm without a spread, "
-                     "whose spread is taken as ours")
-            imputed = True
-        margin = max(RELATIVE * abs(claimed), resolution(rep_a.text) + resolution(rep_b.text))
-        test = difference_against(other, se_w, df_w)
+            printed = ("without a spread" if rep_a.spread is None and rep_b.spread is None
+                       else "without both spreads and run counts printed")
+            if other is None:
+                se_w = math.sqrt(float(np.var(data, ddof=1)) / runs)
+                whose = (f"{runs} run{'s' if runs > 1 else ''} per arm {printed}, paired as "
+                         "ours are: the spread of our paired differences taken as theirs")
+            else:
+                se_w = math.sqrt((float(np.var(a.values, ddof=1))
+                                  + float(np.var(b.values, ddof=1))) / runs)
+                whose = (f"{runs} run{'s' if runs > 1 else ''} per arm {printed}, whose "
+                         "spread is taken as ours")
+            imputed, df_w = True, None
+            test = difference_against_runs(other, runs)
         answer = margin_question(data, claimed, margin, self.alpha, test)
         ours = float(np.mean(data)) if other is None else \
             float(np.mean(a.values) - np.mean(b.values))
-        ivs = {level: _interval(test, data, claimed, level)
+        bounds = self.bounds(c.metric)  # ours and the write-up's each in [lo - hi, hi - lo]
+        span = None if bounds is None else (2 * (bounds[0] - bounds[1]),
+                                            2 * (bounds[1] - bounds[0]))
+        ivs = {level: stats.within(*_interval(test, data, claimed, level), span)
                for level in (self.level, 1 - self.alpha)}
         low, high = ivs[self.level]
         v.evidence = {"effect": ours - claimed, "margin": margin, "intervals": ivs,
@@ -134,8 +145,7 @@ class ClaimJudging:
             gap = ours - claimed
             if abs(gap) == margin:
                 return None, _ON_MARGIN
-            got = stats.seeds_to_settle_margin(gap, sd_ours, margin, level, se_w**2,
-                                               None if imputed else df_w)
+            got = stats.seeds_to_settle_margin(gap, sd_ours, margin, level, se_w**2, df_w)
             if got.never:
                 v.evidence["undecidable"] = "imputed" if imputed else "reported"
                 return None, undecidable_text(imputed, fmt(abs(abs(gap) - margin), ".3g"))
@@ -267,7 +277,8 @@ class ClaimJudging:
             v.reason = f"{sides}; {flat}."
             return v
         base = f"{sides}; {design}"
-        need = self._need_two_arms(a, b, pairs is not None, sd_d)
+        need = self._need_two_arms(a, b, pairs is not None, sd_d,
+                                   pairs[0] if pairs is not None else None)
         v.evidence["effect"] = float(np.mean(data)) if pairs is not None else \
             float(np.mean(a.values) - np.mean(b.values))
         v.evidence["compared"] = (f"{label_a} {fmt(float(np.mean(a.values)))} vs {label_b} "
@@ -328,11 +339,14 @@ class ClaimJudging:
             return low, high
         return stats.within(low, high, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
 
-    def _need_two_arms(self, a: Selection, b: Selection, paired: bool, sd_d: float):
+    def _need_two_arms(self, a: Selection, b: Selection, paired: bool, sd_d: float,
+                       pair_diffs: np.ndarray | None = None):
         """need(reference) for a directional question, need(None, margin, diff) for a margin
         question: the seeds (pairs) that would settle it, as a function of the level."""
         sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
-        diff = sa.mean - sb.mean
+        # paired: the mean of the pairs, which the test reads (a seed missing on one side
+        # is left out of both)
+        diff = float(np.mean(pair_diffs)) if paired else sa.mean - sb.mean
 
         def make(reference: float | None, margin: float | None = None,
                  observed: float | None = None, direction: str = "above") -> Need:

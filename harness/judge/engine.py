@@ -234,12 +234,12 @@ class Judge(TableJudging, ClaimJudging, WriteUpJudging):
         """a - b seed by seed, when the two sides are twins: the same cells (two entries of
         one configuration) or configurations that differ only in the suite's ``paired``
         factors, whose cells share seed, data order and initialisation. A timing metric
-        never pairs: its noise is the machine's (what else ran beside the cell), which a
-        shared seed does not share."""
+        pairs only within one cell (two entries of one configuration): its noise is the
+        machine's (what else ran beside the cell), which twin cells do not share."""
         if a.config is None or b.config is None or a.seeds is None or b.seeds is None:
             return None
         spec = self.spec.metrics.get(metric)
-        if spec is not None and spec.timing:
+        if spec is not None and spec.timing and a.config != b.config:
             return None
         differ = {k for k in a.config.keys() | b.config.keys()
                   if a.config.get(k) != b.config.get(k)}

@@ -75,8 +75,9 @@ def cheapest(claims: list[Verdict], settle: str | None, most: int = 3) -> str | 
     listed = ", ".join(f"{vid} ({n})" for n, vid in open_[:most])
     run = (f" (adds them where they decide most and judges again at a corrected level: "
            f"{settle})" if settle else "")
-    return (f"Fewest seeds to settle (per configuration, 80 % power if the observed effect "
-            f"is the truth): {listed}{run}.")
+    return (f"Fewest seeds to settle (seeds per configuration in all, for 80 % power, or all "
+            f"agreeing for a share of seeds, at this report's corrected level, if the observed "
+            f"effect is the truth; settle asks at its own, stricter level): {listed}{run}.")
 
 
 def summary(claims: list[Verdict], tables: list[TableResult],

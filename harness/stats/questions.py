@@ -193,6 +193,26 @@ def difference_against(other: Sequence[float] | None, se_w: float, df_w: float) 
     return test
 
 
+def difference_against_runs(other: Sequence[float] | None, runs: int) -> Test:
+    """Our difference against the write-up's difference from ``runs`` runs per arm that
+    print no spread, whose spread is taken as ours (the size a claim implies, as
+    ``against_runs`` for a table cell). Paired (``other`` None, ``values`` the per-seed
+    differences): one variance estimate, used for both sides, df n - 1. Two arms: each
+    arm's variance enters once, scaled by 1/n + 1/runs, Welch-Satterthwaite over the two."""
+    if other is None:
+        return against_runs(runs)
+
+    def test(values: Sequence[float], reference: float, alternative: str
+             ) -> stats.TestResult:
+        mean_a, sd_a, n_a = _mean_sd_n(values)
+        mean_b, sd_b, n_b = _mean_sd_n(other)
+        se, df = combined([(sd_a**2 * (1 / n_a + 1 / runs), n_a - 1),
+                           (sd_b**2 * (1 / n_b + 1 / runs), n_b - 1)])
+        return stats.estimate_test(mean_a - mean_b - reference, se, df, alternative)
+
+    return test
+
+
 def against_arm(other: Sequence[float]) -> Test:
     """Welch's test of the seeds' mean against another arm's seeds; ``reference`` is a
     shift of the other arm's mean (0 asks whether they differ)."""
