@@ -263,3 +263,18 @@ def test_an_after_run_probe_leaves_the_target_the_test_ran_at(one_thread):
     assert m["target_density_pct"] == pytest.approx(100.0 * params["target_density"])
     assert m["density_over_target"] == pytest.approx(m["density_pct"] / m["target_density_pct"])
     assert m["density_at"][1] == pytest.approx(m["density_pct"])  # [probe, final]
+
+
+def test_timings_read_cpu_time_on_a_cpu_so_other_work_does_not_stretch_them():
+    """A cell's step and inference times on a CPU are its process's CPU time: a sleep (as
+    a core taken by another process) adds nothing to it, while wall time grows."""
+    import time as clock_module
+
+    from suites.sparling.task import timer
+
+    assert timer(torch.device("cuda")) is clock_module.perf_counter
+    cpu = timer(torch.device("cpu"))
+    start_cpu, start_wall = cpu(), clock_module.perf_counter()
+    clock_module.sleep(0.2)
+    assert clock_module.perf_counter() - start_wall >= 0.2
+    assert cpu() - start_cpu < 0.05
