@@ -332,6 +332,11 @@ def test_seeds_to_settle_equivalence_edges() -> None:
         ("81.22 ± 0.73 (SD)", 81.22, 0.73, "sd", False),
         ("81.22 ± 0.73 (s.e.m.)", 81.22, 0.73, "se", False),
         ("  -3.5 +- 1.25  ", -3.5, 1.25, "sd", False),
+        ("267K", 267e3, None, "sd", False),
+        ("1.3M ± 0.2M", 1.3e6, 0.2e6, "sd", False),
+        ("2B", 2e9, None, "sd", False),
+        ("12x", 12.0, None, "sd", False),
+        ("3.5 ×", 3.5, None, "sd", False),
     ],
 )
 def test_parse_reported(
@@ -350,9 +355,23 @@ def test_parse_reported(
 
 
 @pytest.mark.parametrize(
-    "text", ["abc", "1 +/- ", "", "   ", "1,5", "1 ± -0.2", "0.5 (SE)", "nan", "1e999", "1 2"]
+    "text", ["abc", "1 +/- ", "", "   ", "1,5", "1 ± -0.2", "0.5 (SE)", "nan", "1e999", "1 2",
+             "10 m", "1e3K", "267 K"]
 )
 def test_parse_reported_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="cannot parse reported value") as info:
         parse_reported(text)
     assert repr(text) in str(info.value)
+
+
+def test_a_multiplier_keeps_the_printed_precision() -> None:
+    """"267K" is 267 000 printed to the thousand: half a unit of its last digit is 500,
+    not the 0.5 that writing it out as 267000 would claim."""
+    from harness.stats import forensics as fx
+    from harness.stats.margins import resolution
+
+    rep = parse_reported("267K")
+    assert rep.mean_text == "267e3" and resolution(rep.text) == 500.0
+    assert resolution("1.3M") == 5e4 and resolution("267000") == 0.5
+    printed = fx.Printed.parse(rep.mean_text)
+    assert printed.half_ulp == 500 and printed.value == 267000

@@ -613,14 +613,29 @@ class Reported:
 
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
+# a multiplier printed after a number ("267K", "1.3M", "2B"), case-sensitive: its power of
+# ten joins the number's exponent, so "267K" keeps its printed precision (±500)
+SCALE = {"k": 3, "K": 3, "M": 6, "G": 9, "B": 9}
+_SCALED = r"(?-i:[kKMGB])"
 _REPORTED = re.compile(
     rf"""^\s*
-    (?P<mean>[+-]?(?:{_NUM}))\s*(?P<pct1>%)?\s*
-    (?:(?:±|\+/-|\+-)\s*(?P<spread>{_NUM})\s*(?P<pct2>%)?\s*)?
+    (?P<mean>[+-]?(?:{_NUM}))(?P<scale1>{_SCALED})?\s*(?P<pct1>%|[x×])?\s*
+    (?:(?:±|\+/-|\+-)\s*(?P<spread>{_NUM})(?P<scale2>{_SCALED})?\s*(?P<pct2>%|[x×])?\s*)?
     (?:\(\s*(?P<kind>s\.?e\.?(?:m\.?)?|s\.?d\.?|std)\s*\)\s*)?
     $""",
     re.IGNORECASE | re.VERBOSE,
 )
+
+
+def _scaled(token: str | None, scale: str | None, text: str) -> str | None:
+    """A number token with its multiplier written as a power of ten: ("267", "K") ->
+    "267e3" (the printed digits stay; Decimal reads the exponent)."""
+    if token is None or scale is None:
+        return token
+    if "e" in token.lower():
+        raise ValueError(f"cannot parse reported value {text!r}: {token!r} has both an "
+                         f"exponent and the multiplier {scale!r}")
+    return f"{token}e{SCALE[scale]}"
 _SPACES = re.compile(r"[\u00a0\u2009\u202f]")
 
 
@@ -657,9 +672,11 @@ def parse_reported(text: str) -> Reported:
     if m is None:
         raise ValueError(
             f"cannot parse reported value {text!r}: expected 'MEAN', 'MEAN ± SPREAD' "
-            "or 'MEAN ± SPREAD (SD|SE)', optionally with %"
+            "or 'MEAN ± SPREAD (SD|SE)', optionally with %, x, or a multiplier (267K, "
+            "1.3M, 2B)"
         )
-    spread_token, kind = m.group("spread"), m.group("kind")
+    spread_token, kind = _scaled(m.group("spread"), m.group("scale2"), text), m.group("kind")
+    mean_token = _scaled(m.group("mean"), m.group("scale1"), text)
     if kind is not None and spread_token is None:
         raise ValueError(f"cannot parse reported value {text!r}: ({kind}) without a ± spread")
     marker = "" if kind is None else kind.lower().replace(".", "")
@@ -669,11 +686,11 @@ def parse_reported(text: str) -> Reported:
         decimals = len(spread_token.partition(".")[2])
         spread = 0.5 * 10.0 ** -decimals
     return Reported(
-        mean=_to_float(m.group("mean"), text),
+        mean=_to_float(mean_token, text),
         spread=spread,
         spread_kind=spread_kind,
-        percent=bool(m.group("pct1") or m.group("pct2")),
+        percent="%" in (m.group("pct1") or "") + (m.group("pct2") or ""),
         text=text,
-        mean_text=m.group("mean"),
+        mean_text=mean_token,
         spread_text=spread_token or "",
     )

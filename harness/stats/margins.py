@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .core import Reported
+from .core import SCALE, Reported
 
 RELATIVE = 0.05
 RULE = ("5 % of the reported value (of its distance to the nearer bound, for a metric with "
@@ -28,16 +28,17 @@ RULE_PLAIN = ("5 % of the reported value, or half a unit in its last printed dig
               "larger (the default rule)")
 RULE_TARGET = ("half a unit in the last printed digit: the number is a setting the "
                "write-up chose (the default rule for a setting)")
-_MEAN = re.compile(r"[+-]?[\d,]*\.?(\d*)(?:[eE]([+-]?\d+))?")
+_MEAN = re.compile(r"[+-]?[\d,]*\.?(\d*)(?:[eE]([+-]?\d+))?([kKMGB])?")
 
 
 def resolution(text: str) -> float:
     """Half a unit in the last printed digit of the first number in ``text``:
-    "86.50 ± 0.32" -> 0.005, "2,236" -> 0.5, "1.5e-3" -> 5e-5."""
+    "86.50 ± 0.32" -> 0.005, "2,236" -> 0.5, "1.5e-3" -> 5e-5, "267K" -> 500."""
     cleaned = text.strip().replace("\u2212", "-")
     m = _MEAN.match(cleaned)
     decimals = len(m.group(1)) if m else 0
     exponent = int(m.group(2)) if m and m.group(2) else 0
+    exponent += SCALE[m.group(3)] if m and m.group(3) else 0
     return 0.5 * 10.0 ** (exponent - decimals)
 
 
