@@ -478,8 +478,13 @@ def test_the_summary_counts_what_no_seed_count_can_settle():
     lines = findings.summary([v("supported"), v("inconclusive", True), v("inconclusive")], [])
     assert lines[0] == ("Claims: 1 supported, 0 contradicted, 2 inconclusive (1 of the "
                         "inconclusive ones no number of our seeds can settle: the write-up's "
-                        "number is too uncertain, by its own spread or, for runs that print "
-                        "none, by ours).")
+                        "own spread is too wide).")
+    imputed = v("inconclusive", True)
+    imputed.evidence["undecidable"] = "imputed"
+    lines = findings.summary([v("inconclusive", True), imputed, imputed], [])
+    assert lines[0].endswith("(3 of the inconclusive ones no number of our seeds can settle: "
+                             "1 by the write-up's own spread, 2 by ours imputed to runs that "
+                             "print none).")
     assert v("inconclusive", True).decided_by() == ("no seed count settles it: the "
                                                     "write-up's own spread is too wide")
 

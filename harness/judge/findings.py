@@ -53,10 +53,18 @@ def column_gaps(result: TableResult) -> list[str]:
 
 
 def _undecidable(verdicts: list[Verdict]) -> str:
-    n = sum(1 for v in verdicts if v.verdict == INCONCLUSIVE and v.evidence.get("undecidable"))
-    return (f" ({n} of the inconclusive ones no number of our seeds can settle: the "
-            "write-up's number is too uncertain, by its own spread or, for runs that print "
-            "none, by ours)" if n else "")
+    kinds = Counter(v.evidence["undecidable"] for v in verdicts
+                    if v.verdict == INCONCLUSIVE and v.evidence.get("undecidable"))
+    n = sum(kinds.values())
+    if not n:
+        return ""
+    own, imputed = kinds.get("reported", 0), n - kinds.get("reported", 0)
+    why = ("the write-up's own spread is too wide" if not imputed else
+           "the write-up's runs print no spread, and ours, imputed to them, is too wide"
+           if not own else
+           f"{own} by the write-up's own spread, {imputed} by ours imputed to runs that "
+           "print none")
+    return f" ({n} of the inconclusive ones no number of our seeds can settle: {why})"
 
 
 # seeds per configuration beyond which the summary does not offer a claim as cheap to
