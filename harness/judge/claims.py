@@ -48,6 +48,7 @@ from .words import (
     _word_directional,
     _word_margin,
     describe,
+    margin_way,
     undecidable_text,
 )
 
@@ -149,7 +150,7 @@ class ClaimJudging:
             if got.never:
                 v.evidence["undecidable"] = "imputed" if imputed else "reported"
                 return None, undecidable_text(imputed, fmt(abs(abs(gap) - margin), ".3g"))
-            way = "inside the margin" if abs(gap) < margin else "outside the margin"
+            way = margin_way(gap, margin)
             return got.n, (f"If the observed difference is the true one, {about(got.n)} "
                            f"{unit} would settle it, {way} (the write-up's runs stay as they "
                            "are)")
@@ -277,8 +278,7 @@ class ClaimJudging:
             v.reason = f"{sides}; {flat}."
             return v
         base = f"{sides}; {design}"
-        need = self._need_two_arms(a, b, pairs is not None, sd_d,
-                                   pairs[0] if pairs is not None else None)
+        need = self._need_two_arms(a, b, sd_d, pairs[0] if pairs is not None else None)
         v.evidence["effect"] = float(np.mean(data)) if pairs is not None else \
             float(np.mean(a.values) - np.mean(b.values))
         v.evidence["compared"] = (f"{label_a} {fmt(float(np.mean(a.values)))} vs {label_b} "
@@ -339,10 +339,12 @@ class ClaimJudging:
             return low, high
         return stats.within(low, high, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
 
-    def _need_two_arms(self, a: Selection, b: Selection, paired: bool, sd_d: float,
-                       pair_diffs: np.ndarray | None = None):
+    def _need_two_arms(self, a: Selection, b: Selection, sd_d: float,
+                       pair_diffs: np.ndarray | None):
         """need(reference) for a directional question, need(None, margin, diff) for a margin
-        question: the seeds (pairs) that would settle it, as a function of the level."""
+        question: the seeds (pairs, where ``pair_diffs`` holds the per-seed differences)
+        that would settle it, as a function of the level."""
+        paired = pair_diffs is not None
         sa, sb = stats.summarize(a.values, n_boot=0), stats.summarize(b.values, n_boot=0)
         # paired: the mean of the pairs, which the test reads (a seed missing on one side
         # is left out of both)
@@ -358,7 +360,7 @@ class ClaimJudging:
                         return None, _ON_MARGIN
                     n = (stats.seeds_to_settle_margin(d, sd_d, margin, level).n if paired
                          else stats.seeds_to_settle_equivalence(d, sa.sd, sb.sd, margin, level))
-                    way = "inside the margin" if abs(d) < margin else "outside the margin"
+                    way = margin_way(d, margin)
                 else:
                     effect = diff - reference
                     if effect == 0 or not math.isfinite(effect):

@@ -33,6 +33,7 @@ from .words import (
     _no_result_text,
     _shown,
     _word_margin,
+    margin_way,
     undecidable_text,
 )
 
@@ -189,7 +190,7 @@ class TableJudging:
                 v.evidence["undecidable"] = "imputed" if imputed else "reported"
                 return None, undecidable_text(imputed, fmt(abs(abs(diff) - margin), spec))
             fixed = "" if target else " (the write-up's runs stay as they are)"
-            way = "inside the margin" if abs(diff) < margin else "outside the margin"
+            way = margin_way(diff, margin)
             return got.n, (f"If the observed difference is the true one, {about(got.n)} of "
                            f"our seeds would settle it, {way}{fixed}")
 

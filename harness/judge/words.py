@@ -68,6 +68,12 @@ def _word_margin(v: Verdict, base: str, answer: Answer, margin: float, why: str,
     return v
 
 
+def margin_way(diff: float, margin: float) -> str:
+    """Which way the seeds a margin question needs would decide it, if the observed
+    difference is the truth."""
+    return "inside the margin" if abs(diff) < margin else "outside the margin"
+
+
 def undecidable_text(imputed: bool, gap: str) -> str:
     """Why no number of our seeds settles a margin question: the write-up's number alone is
     too uncertain, by its own spread or (``imputed``: runs that print no spread) by ours.
