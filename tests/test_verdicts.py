@@ -942,3 +942,42 @@ def test_seeds_that_made_different_choices_are_named_a_mixture(toy: Path, tmp_pa
     assert text in by_id["main/A/score"].evidence["mixture"]
     assert "The seeds mix regimes: " in by_id["main/A/score"].reason
     assert any(line.startswith(f"Mixed regimes: {text}") for line in model.summary)
+
+
+def test_the_interval_beside_a_corrected_verdict_agrees_with_it(plan):
+    """After Holm, the printed interval is read at the level the correction held the test
+    to (alpha x p / adjusted p): a directional verdict is decisive exactly when its
+    interval leaves out 0, a margin verdict supported exactly when its interval lies
+    inside the margin. Seeded families of a threshold, a greater claim and a table value
+    with random effects; some of them must be undone by the correction, or the check
+    would say nothing (at alpha's own level, those intervals leave out 0)."""
+    rng = np.random.default_rng(7)
+    spec = claims(THRESHOLD, GREATER, table=table(0.5, "1.5"))
+    undone, inside_seen = 0, 0
+    for _ in range(100):
+        sd = rng.uniform(0.05, 1.5)
+        arms = {arm: list(np.round(rng.normal(loc, sd, 4), 3)) for arm, loc in
+                (("a", rng.uniform(0.0, 3.0)), ("b", rng.uniform(0.0, 3.0)))}
+        j = judge(plan, spec, "score", arms)
+        family = [*j.claims_verdicts()]
+        [cell_result] = j.tables()
+        family += cell_result.cells[(0, "score")].verdicts
+        alone = {v.id: v.verdict for v in family}
+        corrected(*family)
+        for v in family:
+            found = v.interval()
+            if found is None or v.p is None:
+                continue
+            level, low, high = found
+            margin = v.evidence.get("margin")
+            if alone[v.id] in DECISIVE and v.verdict == INCONCLUSIVE:
+                undone += 1
+                assert "Holm" in v.effect_text() and level > 1 - ALPHA
+                assert "Read at the level the correction holds it to" in v.reason
+            if margin is None:
+                assert (v.verdict in DECISIVE) == (not low <= 0 <= high), (v.id, v.reason)
+            else:
+                inside = -margin <= low and high <= margin
+                inside_seen += inside
+                assert (v.verdict == SUPPORTED) == inside, (v.id, v.reason)
+    assert undone >= 3 and inside_seen >= 1, (undone, inside_seen)

@@ -127,8 +127,12 @@ class ClaimJudging:
         bounds = self.bounds(c.metric)  # ours and the write-up's each in [lo - hi, hi - lo]
         span = None if bounds is None else (2 * (bounds[0] - bounds[1]),
                                             2 * (bounds[1] - bounds[0]))
-        ivs = {level: stats.within(*_interval(test, data, claimed, level), span)
-               for level in (self.level, 1 - self.alpha)}
+
+        def interval_at(level: float) -> tuple[float, float]:
+            return stats.within(*_interval(test, data, claimed, level), span)
+
+        ivs = {level: interval_at(level) for level in (self.level, 1 - self.alpha)}
+        v.interval_at = interval_at
         low, high = ivs[self.level]
         v.evidence = {"effect": ours - claimed, "margin": margin, "intervals": ivs,
                       "compared": f"ours {fmt(ours, '+.4g')} vs {fmt(claimed, '+.4g')}"}
@@ -283,7 +287,8 @@ class ClaimJudging:
             float(np.mean(a.values) - np.mean(b.values))
         v.evidence["compared"] = (f"{label_a} {fmt(float(np.mean(a.values)))} vs {label_b} "
                                   f"{fmt(float(np.mean(b.values)))}")
-        v.evidence["intervals"] = {level: self._diff_interval(a, b, pairs, level, c.metric)
+        v.interval_at = functools.partial(self._diff_interval, a, b, pairs, metric=c.metric)
+        v.evidence["intervals"] = {level: v.interval_at(level)
                                    for level in (self.level, 1 - self.alpha)}
         if isinstance(c, GreaterClaim):
             answer = one_sided_question(data, c.by, "above", self.alpha, test)
@@ -419,12 +424,17 @@ class ClaimJudging:
         base = (f"{name} = {describe(a.values)} against {against}: two-sided t-test "
                 f"p = {fmt(answer.pvalue, '.2g')}")
         s = stats.summarize(a.values, n_boot=0)
-        low, high = stats.mean_ci(s.mean, s.sd, s.n, 1 - self.alpha)
+
+        def interval_at(level: float) -> tuple[float, float]:
+            """Of mean - reference; the reference is exact."""
+            low, high = stats.mean_ci(s.mean, s.sd, s.n, level)
+            return stats.within(low - reference, high - reference, self.bounds(metric),
+                                reference)
+
+        v.interval_at = interval_at
         v.evidence = {"diff": answer.diff, "effect": mean - reference,
                       "compared": f"{fmt(mean)} vs {against}",
-                      "intervals": {1 - self.alpha: stats.within(
-                          low - reference, high - reference, self.bounds(metric),
-                          reference)}}  # of mean - reference; the reference is exact
+                      "intervals": {1 - self.alpha: interval_at(1 - self.alpha)}}
         return _word_directional(v, base, answer, need)
 
 

@@ -13,8 +13,10 @@ advance of any result:
 Every verdict of a family that rests on a test (``Verdict.p``) and is still judged after
 the scale check enters it; a decisive verdict whose adjusted p is not below alpha becomes
 inconclusive, and an inconclusive one states the seeds that would settle it at the
-corrected level. Exact comparisons and the write-up checked against itself are not
-tests and stay outside. docs/verdicts.md states the design.
+corrected level. The interval printed beside a corrected verdict is read at the level
+the correction held its test to (alpha x p / adjusted p, ``Verdict.held_at``), so that
+it excludes the null exactly when the verdict is decisive. Exact comparisons and the
+write-up checked against itself are not tests and stay outside. docs/verdicts.md states the design.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 
 from ..stats import core as stats
 from ..stats.questions import INCONCLUSIVE
-from .verdict import JUDGED, Verdict, fmt, p_text
+from .verdict import JUDGED, Verdict, fmt, level_text, p_text
 
 
 def holm_within(verdicts: list[Verdict], alpha: float, family: str) -> int:
@@ -43,6 +45,10 @@ def holm_within(verdicts: list[Verdict], alpha: float, family: str) -> int:
             v.verdict = INCONCLUSIVE
         else:
             v.reason += f" {where}: adjusted p = {shown}."
+        if v.interval_held:
+            level, low, high = v.interval()
+            v.reason += (f" Read at the level the correction holds it to ({level_text(level)}),"
+                         f" the interval is [{fmt(low, '.4g')}, {fmt(high, '.4g')}].")
         if v.verdict == INCONCLUSIVE and v.need is not None:
             v.seeds_needed, text = v.need(alpha / m)
             basis = "all agreeing, " if "share" in v.evidence else "80 % power "

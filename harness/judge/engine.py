@@ -185,6 +185,12 @@ class Judge(TableJudging, ClaimJudging, WriteUpJudging):
         ci = sps.binomtest(k, n, 0.5).proportion_ci(1 - self.alpha, method="exact")
         shown = ", ".join(fmt(float(x)) for x in values)
         v.verdict, v.p = answer.outcome, answer.pvalue
+
+        def interval_at(level: float) -> tuple[float, float]:
+            found = sps.binomtest(k, n, 0.5).proportion_ci(level, method="exact")
+            return found.low, found.high
+
+        v.interval_at = interval_at
         v.evidence = {"share": (k / n, ci.low, ci.high), "compared": f"{k} of {n} seeds",
                       "per_seed": [float(x) for x in values]}
         v.reason = (f"{name} per seed: {shown}; {k} of {n} seeds {claim}. Exact binomial "

@@ -168,10 +168,13 @@ class TableJudging:
         bounds, shift = self.bounds(metric), rep.mean
         if bounds is not None and not target:
             bounds, shift = (bounds[0] - bounds[1], bounds[1] - bounds[0]), 0.0
-        low, high = stats.within(*_interval(test, sel.values, rep.mean, self.level), bounds,
-                                 shift)
-        outside = stats.within(*_interval(test, sel.values, rep.mean, 1 - self.alpha), bounds,
-                               shift)
+
+        def interval_at(level: float) -> tuple[float, float]:
+            return stats.within(*_interval(test, sel.values, rep.mean, level), bounds, shift)
+
+        low, high = interval_at(self.level)
+        outside = interval_at(1 - self.alpha)
+        v.interval_at = interval_at
         noun = "the target" if target else "reported"
         base = (f"Reproduced {fmt(s.mean, spec)} ± {fmt(s.sd, spec.replace('+', ''))} "
                 f"(n={s.n}) vs {noun} "

@@ -21,6 +21,8 @@ JUDGED = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 
 # Seeds that would settle an inconclusive test at a given level: (count or None, sentence)
 Need = Callable[[float], tuple[int | None, str]]
+# The interval of a verdict's effect at a level, from the same test as its p (dual to it)
+IntervalAt = Callable[[float], tuple[float, float]]
 
 
 @dataclass
@@ -41,7 +43,19 @@ class Verdict:
     alpha: float | None = None  # the level the corrected p was held to
     family: int | None = None  # the size of the Holm family it was corrected in
     need: Need | None = field(default=None, repr=False)
+    interval_at: IntervalAt | None = field(default=None, repr=False)
     evidence: dict = field(default_factory=dict)
+
+    @property
+    def held_at(self) -> float | None:
+        """The level the Holm correction held this test to: alpha x p / p_holm, so that p
+        is below it exactly when the adjusted p is below alpha. None where the correction
+        left the test at alpha (a family of one, or the test with the smallest p that
+        stays under alpha alone)."""
+        if self.p is None or self.p_holm is None or self.alpha is None \
+                or not self.p > 0 or not self.p_holm > self.p:
+            return None
+        return self.alpha * self.p / self.p_holm
 
     @property
     def flagged(self) -> bool:
@@ -70,22 +84,40 @@ class Verdict:
         """(level, low, high) of the interval that decides the verdict, or would decide the
         nearer outcome: for a margin question the (1 - 2 alpha) one of "inside" while the
         estimate lies within the margin, else the (1 - alpha) one of "outside"; for a
-        directional question its (1 - alpha) one (docs/verdicts.md, "Intervals")."""
+        directional question its (1 - alpha) one (docs/verdicts.md, "Intervals"). After a
+        Holm correction, alpha is the level it held the test to (``held_at``), so the
+        interval and the verdict beside it agree."""
         found = self.evidence.get("intervals")
         if not found:
             return None
         levels = sorted(found)
         margin, effect = self.evidence.get("margin"), self.evidence.get("effect")
         inside = margin is not None and effect is not None and abs(effect) <= margin
-        level = levels[0] if inside and self.verdict != CONTRADICTED else levels[-1]
-        return (level, *found[level])
+        tost = inside and self.verdict != CONTRADICTED and len(levels) > 1
+        level = levels[0] if tost else levels[-1]
+        held = self.held_at
+        if held is None or self.interval_at is None:
+            return (level, *found[level])
+        level = 1 - 2 * held if tost else 1 - held
+        return (level, *self.interval_at(level))
+
+    @property
+    def interval_held(self) -> bool:
+        """Whether ``interval`` reads at the Holm-held level rather than alpha's."""
+        return self.held_at is not None and self.interval_at is not None \
+            and bool(self.evidence.get("intervals"))
 
     def effect_text(self) -> str:
         """The effect with the interval that decided it: "-14.3 [-17.1, -11.5] (90 %)"."""
         share = self.evidence.get("share")
         if share is not None:  # a count of seeds (judge._k_of_n)
-            level = 100 * (1 - (self.alpha or 0.05))
-            return f"share {share[0]:.2f} [{share[1]:.2f}, {share[2]:.2f}] ({level:g} %)"
+            held = self.held_at if self.interval_at is not None else None
+            if held is None:
+                level, (low, high), holm = 1 - (self.alpha or 0.05), share[1:], ""
+            else:
+                level, holm = 1 - held, ", Holm"
+                low, high = self.interval_at(level)
+            return f"share {share[0]:.2f} [{low:.2f}, {high:.2f}] ({level_text(level)}{holm})"
         effect = self.evidence.get("effect")
         if effect is None:
             return ""
@@ -93,8 +125,9 @@ class Verdict:
         if found is None or any(math.isnan(x) for x in found[1:]):
             return fmt(effect, "+.3g")
         level, low, high = found
+        holm = ", Holm" if self.interval_held else ""
         return (f"{fmt(effect, '+.3g')} [{fmt(low, '+.3g')}, {fmt(high, '+.3g')}] "
-                f"({100 * level:.3g} %)")
+                f"({level_text(level)}{holm})")
 
     def decided_by(self) -> str:
         """The one reason that decided the verdict, in a few words."""
@@ -150,6 +183,16 @@ def fmt(x: float | None, spec: str = ".4g") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return format(x, spec)
+
+
+def level_text(level: float) -> str:
+    """A confidence level in percent, to as many digits as keep it below 100 % (a
+    Holm-held 99.96 % is not printed "100 %")."""
+    for digits in range(3, 8):
+        text = format(100 * level, f".{digits}g")
+        if float(text) < 100 or level >= 1:
+            return f"{text} %"
+    return f"{100 * level:.8g} %"
 
 
 def p_text(p: float, alpha: float) -> str:

@@ -28,7 +28,7 @@ from ..judge.engine import (
 from ..judge.judged import judge_run
 from ..judge.scale import NOT_COMPARABLE
 from ..judge.sensitivity import SweepCell, analyse, annotate
-from ..judge.verdict import p_text
+from ..judge.verdict import level_text, p_text
 from ..judge.when_run import OtherRuns
 from ..judge.write_up_checks import WriteUpCheck, check_write_up
 from ..recipe import report_section as recipe_report
@@ -46,11 +46,6 @@ VERDICT_ORDER = [SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE, NOT_TEST
                  NOT_RUN]
 MARKS = {SUPPORTED: "✅", CONTRADICTED: "❌", INCONCLUSIVE: "❔", NOT_COMPARABLE: "📏",
          NOT_TESTABLE: "➖", NOT_RUN: "⏭"}
-def level_text(level: float) -> str:
-    """0.95 -> '95 %'."""
-    return f"{100 * level:.4g} %"
-
-
 SEED_STATS_HEADERS = [
     "configuration", "metric", "n", "mean", "SD", "SEM",
     f"{level_text(SUMMARY_CONFIDENCE)} t interval",
@@ -209,7 +204,8 @@ def interval_note(has_verdicts: bool, alpha: float) -> str:
                  f"{RULE}, unless the column says otherwise below. Intervals of a bounded "
                  "metric are cut to its bounds. A decisive verdict "
                  f"needs a Holm-adjusted p below {alpha:g} over the tests of this table "
-                 "(the claims are another family). "
+                 "(the claims are another family); an interval marked Holm is read at the "
+                 "level the correction held its test to. "
                  "Vs chance: our number on the better side of chance by a two-sided t test.")
     return note
 
