@@ -240,3 +240,28 @@ def test_holm_runs_over_the_whole_table():
     assert compare.correct(rows) == 3
     assert [r.p_holm for r in rows] == pytest.approx([0.03, 0.04, 0.5])
     assert [r.marker for r in rows] == [compare.CHANGED, compare.CHANGED, compare.SAME]
+
+
+def test_a_difference_within_the_declared_tolerance_is_same_and_untested():
+    """A consistent shift smaller than the metric's tolerance (the paired test alone calls
+    it changed) is same, and the row leaves the Holm family; beyond it the test decides."""
+    a = {s: 90.0 + 0.1 * s for s in range(6)}
+    shifted = {s: x + 0.05 + 0.001 * (s % 2) for s, x in a.items()}
+    alone = row(a, shifted)
+    assert alone.marker == compare.CHANGED and alone.p < 1e-6
+    within = compare.compare_samples("c", "m", a, shifted, "measurement", tolerance=0.1)
+    assert compare.correct([within]) == 0
+    assert within.marker == compare.SAME and within.p is None
+    assert "declared tolerance ±0.1" in within.note
+    beyond = compare.compare_samples("c", "m", a, shifted, "measurement", tolerance=0.01)
+    assert compare.correct([beyond]) == 1 and beyond.marker == compare.CHANGED
+    roundoff = row(a, {s: x * (1 + 1e-13) for s, x in a.items()})
+    assert roundoff.marker == compare.SAME and "float round-off" in roundoff.note
+
+
+def test_metric_keys_carry_the_declared_tolerance(toy: Path):
+    metrics = load_suite(str(toy)).spec.metrics
+    name = next(n for n, m in metrics.items() if m.kind == "scalar" and not m.timing)
+    spec = metrics[name].model_copy(update={"tolerance": 0.5})
+    [key] = compare.metric_keys({name: spec}, [], {})
+    assert key.tolerance == 0.5

@@ -22,6 +22,10 @@ why each test fits its data):
   seeds or too coarse a metric, not no noise.
 * **Timing** metrics (``timing = true``) are shown with their difference and its Welch
   interval, never tested: wall clocks differ between any two runs.
+* **Tolerance.** A difference of means within the metric's declared ``tolerance`` (or
+  float round-off) is *same* and enters no test, as in regress and verify: a consistent
+  shift of a thousandth of a point between two CPUs is significant with enough twins and
+  still says nothing about the claim.
 * **One family.** Every row with a p enters one Holm correction at ``ALPHA``; a row is
   *changed* when its adjusted p is below it, else *same* (no change detected, which is
   not a proof of equality). A row no test can decide is *not comparable*, with the reason.
@@ -43,6 +47,7 @@ from ..judge.aggregate import entry
 from ..judge.verdict import fmt, p_text
 from ..spec.schemas import MetricSpec
 from ..stats import core as stats
+from ..stats import drift
 
 ALPHA = 0.05  # the level of every row, after Holm over the table
 CONFIDENCE = 0.95  # the level of the interval of each difference
@@ -55,7 +60,8 @@ METHOD = (
     "B − A per configuration and metric. Where both sides hold the same seeds of a "
     "configuration (at least two), the twins' differences are tested (paired t; "
     "'identical' when every difference is exactly 0); otherwise Welch's t test of all "
-    "seeds. Indicators: exact McNemar (paired) "
+    "seeds; a difference within the metric's declared tolerance (or float round-off) is "
+    "'same', untested. Indicators: exact McNemar (paired) "
     "or Fisher's exact test; grid choices and timing metrics are shown, not tested; a "
     "deterministic metric is compared exactly; zero spread gives no test. Intervals: "
     f"{100 * CONFIDENCE:g} %. Every p enters one Holm family over the table: 'changed' "
@@ -74,6 +80,7 @@ class MetricKey:
     name: str
     index: int | None
     kind: Kind
+    tolerance: float = 0.0  # suite.toml's: a difference of means within it never counts
 
 
 @dataclass(frozen=True)
@@ -146,14 +153,14 @@ def metric_keys(metrics: Mapping[str, MetricSpec], chosen: Sequence[str],
     for name, spec in metrics.items():
         if spec.kind == "image" or (chosen and name not in chosen):
             continue
-        kind = kind_of(spec)
+        kind, tol = kind_of(spec), spec.tolerance
         if spec.kind == "vector":
-            keys += [MetricKey(f"{name}[{i}]", name, i, kind)
+            keys += [MetricKey(f"{name}[{i}]", name, i, kind, tol)
                      for i in range(lengths.get(name, 0))]
         elif spec.kind == "curve":
-            keys.append(MetricKey(f"{name} (last)", name, None, kind))
+            keys.append(MetricKey(f"{name} (last)", name, None, kind, tol))
         else:
-            keys.append(MetricKey(name, name, None, kind))
+            keys.append(MetricKey(name, name, None, kind, tol))
     return keys
 
 
@@ -175,7 +182,8 @@ def table(configs: Sequence[str], keys: Sequence[MetricKey],
         for key in keys:
             va, vb = _samples(seeds_a, key), _samples(seeds_b, key)
             if va or vb:
-                rows.append(compare_samples(config, key.label, va, vb, key.kind))
+                rows.append(compare_samples(config, key.label, va, vb, key.kind,
+                                            key.tolerance))
     return Table(rows, only_a, only_b, correct(rows, alpha))
 
 
@@ -194,9 +202,11 @@ def _side(values: Samples) -> SideStats:
     return SideStats(s.n, s.mean, s.sd)
 
 
-def compare_samples(config: str, metric: str, a: Samples, b: Samples, kind: Kind) -> Row:
+def compare_samples(config: str, metric: str, a: Samples, b: Samples, kind: Kind,
+                    tolerance: float = 0.0) -> Row:
     """One row: side A's seeds against side B's, with the test ``kind`` calls for (the
-    module's rules). A row with a p is left unmarked: ``correct`` marks it."""
+    module's rules); a difference of means within ``tolerance`` (or float round-off) is
+    same, untested. A row with a p is left unmarked: ``correct`` marks it."""
     row = Row(config, metric, _side(a), _side(b))
     if not a or not b:
         row.note = f"no finished seed with a value in {'A' if not a else 'B'}"
@@ -214,6 +224,13 @@ def compare_samples(config: str, metric: str, a: Samples, b: Samples, kind: Kind
     if twins is not None and all(a[s] == b[s] for s in twins):
         row.marker, row.diff = IDENTICAL, 0.0
         row.note = f"each of the {len(twins)} seeds gives the same value on both sides"
+        return row
+    if kind in ("measurement", "deterministic") \
+            and abs(row.diff) <= drift.least_move(row.a.mean, tolerance):
+        row.marker = SAME
+        row.note = (f"the means differ by {fmt(row.diff, '+.3g')}, within "
+                    + (f"the metric's declared tolerance ±{tolerance:g}" if tolerance else
+                       "float round-off") + ": not tested")
         return row
     if kind == "deterministic" and _flat(a) and _flat(b):
         row.test, row.marker = "exact", CHANGED

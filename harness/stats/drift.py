@@ -119,8 +119,10 @@ def count_changes(old: Mapping[str, Mapping[str, Sample]],
     return out
 
 
-def _floor(a: float, floor: float) -> float:
-    return max(floor, ATOL + RTOL * abs(a))
+def least_move(a: float, tolerance: float) -> float:
+    """The least difference from ``a`` that can count: the metric's declared tolerance,
+    or float round-off."""
+    return max(tolerance, ATOL + RTOL * abs(a))
 
 
 def welch_p(old: np.ndarray, new: np.ndarray, floor: float = 0.0) -> tuple[float, float]:
@@ -129,7 +131,7 @@ def welch_p(old: np.ndarray, new: np.ndarray, floor: float = 0.0) -> tuple[float
     varies. A side with one value is one draw, tested against the other side's
     prediction interval."""
     diff = float(new.mean() - old.mean())
-    if abs(diff) <= _floor(old.mean(), floor):
+    if abs(diff) <= least_move(old.mean(), floor):
         return 1.0, 0.0
     if old.size < 2 and new.size < 2:
         return 1.0, 0.0
@@ -216,7 +218,7 @@ def scaled_differences(stored: Sample, new: Sample, floor: float = 0.0) -> np.nd
     both = np.concatenate([a, b])
     scale = both.std(ddof=1) if both.size > 1 else 0.0
     diff = cur - old
-    if scale == 0 or np.all(np.abs(diff) <= _floor(float(np.abs(old).max()), floor)):
+    if scale == 0 or np.all(np.abs(diff) <= least_move(float(np.abs(old).max()), floor)):
         return np.array([])
     return diff / scale
 
