@@ -981,3 +981,26 @@ def test_the_interval_beside_a_corrected_verdict_agrees_with_it(plan):
                 inside_seen += inside
                 assert (v.verdict == SUPPORTED) == inside, (v.id, v.reason)
     assert undone >= 3 and inside_seen >= 1, (undone, inside_seen)
+
+
+def test_a_number_printed_in_two_tables_is_judged_once(plan):
+    """A write-up that prints one checkpoint's figure in two tables (under two names) gets
+    one verdict: the later cell shows the earlier one's and enters no Holm family, so a
+    table's correction is not widened by numbers another table already tests. A cell of
+    other seeds, values or reported number is judged on its own."""
+    first = table(0.5, "1.5")[0]
+    again = {**first, "id": "again", "title": "Again",
+             "row": [*first["row"], {"label": "A other", "where": {"arm": "a"},
+                                     "reported": {"score": "2.5"}},
+                     {"label": "B", "where": {"arm": "b"}, "reported": {"score": "1.5"}}]}
+    j = judge(plan, claims(table=[first, again]), "score",
+              {"a": [1.2, 1.9, 1.4, 1.7], "b": [1.3, 1.6, 1.5, 1.8]})
+    main, repeat = j.tables()
+    judged = main.cells[(0, "score")]
+    twin = repeat.cells[(0, "score")]
+    assert twin.repeat_of is judged and twin.verdicts == []
+    assert twin.repeat_text() == f"as main/A/score: {judged.verdict.verdict}"
+    assert repeat.cells[(1, "score")].verdicts and repeat.cells[(2, "score")].verdicts
+    # the report's families hold each number once
+    assert [v.id for c in repeat.cells.values() for v in c.verdicts] == \
+        ["again/A other/score", "again/B/score"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 
 import numpy as np
 
@@ -42,13 +43,22 @@ class TableJudging:
     """Mixed into Judge (engine.py): uses its readings and selections."""
 
     def tables(self) -> list[TableResult]:
-        out = []
+        """Every table's cells judged; a number judged once: a cell that asks the same
+        question of the same seeds as an earlier one (a write-up that prints one
+        checkpoint's figures in two tables) shows that cell's verdict and holds none of its
+        own, so that it enters no Holm family and no count twice."""
+        out, first = [], {}
         for t, table in enumerate(self.claims.table):
             cells = {}
             for r, row in enumerate(table.row):
                 for col in table.columns:
-                    cells[(r, col.key)] = self._reading(
+                    cell = self._reading(
                         functools.partial(self._table_cell, t, table, r, row, col))
+                    if cell.question is not None and cell.verdicts:
+                        earlier = first.setdefault(cell.question, cell)
+                        if earlier is not cell:
+                            cell.repeat_of, cell.verdict, cell.chance = earlier, None, None
+                    cells[(r, col.key)] = cell
             out.append(TableResult(table, cells))
         return out
 
@@ -76,17 +86,26 @@ class TableJudging:
             return cell
         vid = f"{table.id}/{row.label}/{col.key}"
         quote = f"{table.title}, {table.row_header} {row.label}, {col.label}: {text}"
+        derived = row.derived.get(col.key)
+        margin, why = (None, None) if col.no_verdict else \
+            margin_for(reported, col.margin, col.margin_reason, self.bounds(col.metric))
+        chance = col.chance if col.chance is not None else self.spec.metrics[col.metric].chance
+        better = None if chance is None else \
+            self.higher_is_better(col.metric, col.higher_is_better)
+        if sel.config is not None and sel.n:
+            # the values, not the metric's name: a write-up may print one checkpoint's
+            # number under two names (a final figure and the same point of a curve)
+            cell.question = (json.dumps(sel.config, sort_keys=True, default=str),
+                             tuple(sel.seeds or ()), tuple(sel.values.tolist()), text,
+                             self.bounds(col.metric), self.deterministic(col.metric),
+                             self.reported_n(table), col.no_verdict, margin, str(derived),
+                             chance, better)
         if not col.no_verdict:
-            derived = row.derived.get(col.key)
             estimate = propagate(derived, self.lookup_stats) if derived else None
-            margin, why = margin_for(reported, col.margin, col.margin_reason,
-                                     self.bounds(col.metric))
             cell.verdict = self._value_verdict(vid, quote, sel, reported, self.reported_n(table),
                                                margin, why, col.format, col.metric,
                                                estimate=estimate)
-        chance = col.chance if col.chance is not None else self.spec.metrics[col.metric].chance
         if chance is not None:
-            better = self.higher_is_better(col.metric, col.higher_is_better)
             cell.chance = self._chance_verdict(f"{vid}/chance", quote, sel, reported,
                                                self.reported_n(table), chance, better,
                                                col.metric, index)

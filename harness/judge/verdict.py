@@ -167,10 +167,21 @@ class TableCell:
     verdict: Verdict | None  # reproduced within the margin of the reported number
     failed: int = 0
     chance: Verdict | None = None  # the reported and reproduced numbers against chance
+    # What its verdicts test: the seeds, the metric entry, the reported number and the
+    # question asked of them (tables.py); two cells with one question are one number
+    question: tuple | None = field(default=None, repr=False, compare=False)
+    # The earlier cell that already judges this number (judged once, tables.py); this one
+    # then holds no verdict of its own and shows that cell's
+    repeat_of: TableCell | None = field(default=None, repr=False, compare=False)
 
     @property
     def verdicts(self) -> list[Verdict]:
         return [v for v in (self.verdict, self.chance) if v is not None]
+
+    def repeat_text(self) -> str:
+        """'as results/MT/fpe: inconclusive', or '' for a cell judged here."""
+        first = self.repeat_of.verdict if self.repeat_of is not None else None
+        return "" if first is None else f"as {first.id}: {first.verdict}"
 
 
 @dataclass

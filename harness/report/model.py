@@ -253,14 +253,24 @@ def render_table(result: TableResult, alpha: float) -> RenderedTable:
             if has_reported[col.key] and col.metric and not col.no_verdict:
                 if r == 0:
                     verdict_cols.append(len(line))
-                line.append(cell.verdict.verdict if cell.verdict else "—")
+                line.append(cell.verdict.verdict if cell.verdict else
+                            cell.repeat_text() or "—")
             if has_reported[col.key] and any(result.cells[(i, col.key)].chance
                                              for i in range(len(spec.row))):
                 if r == 0:
                     verdict_cols.append(len(line))
-                line.append(cell.chance.verdict if cell.chance else "—")
+                first = cell.repeat_of.chance if cell.repeat_of is not None else None
+                line.append(cell.chance.verdict if cell.chance else
+                            f"as {first.id}: {first.verdict}" if first else "—")
         rows.append(line)
-    levels = " ".join([interval_note(bool(verdict_cols), alpha), *column_notes(spec)])
+    repeats = sorted({v.id.split("/")[0] for c in result.cells.values()
+                      if c.repeat_of is not None for v in c.repeat_of.verdicts})
+    judged_once = [f"A number already judged in table {', '.join(repeats)} (the same seeds' "
+                   "values and reported number) is judged once: its cell here shows that "
+                   "verdict ('as ...') and enters no count or correction again."] \
+        if repeats else []
+    levels = " ".join([interval_note(bool(verdict_cols), alpha), *column_notes(spec),
+                       *judged_once])
     return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result,
                          verdict_cols, levels)
 
