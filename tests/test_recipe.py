@@ -11,6 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.recipe import search as recipe
+from harness.refs.reference import duration
 from harness.run.store import Store
 from harness.spec.schemas import RecipeChoice
 from tests.test_reference import report, write_reference
@@ -100,6 +101,14 @@ def test_a_search_resumes_from_its_store_without_training_again(toy: Path, tmp_p
         again = json.loads(s.get_meta("recipe:toy:smoke"))
         assert len(s.suite_cells("toy")) == cells
     assert [t["values"] for t in again["trials"]] == [t["values"] for t in first["trials"]]
+    # what the search cost is its cells' training, not the re-reading invocation's wall time
+    model, _ = report(toy, tmp_path / "recipe.sqlite", tmp_path / "out", capsys, monkeypatch)
+    with Store(tmp_path / "recipe.sqlite") as s:
+        ids = {c for t in [*again["trials"], *again["best"]] for c in t["cells"]}
+        trained = sum(r.wall_s for r in s.records(sorted(ids)))
+    assert model.recipe.wall.startswith(f"{duration(trained)} of training over {len(ids)} cells")
+    assert model.recipe.wall.endswith(f"the last invocation {duration(again['wall_s'])} of "
+                                      "wall time")
 
 
 def test_distance_is_the_rms_of_the_z_scores():

@@ -79,8 +79,18 @@ def build(plan: Plan, search: Search | None, records: list) -> RecipeSection | N
     space_rows = [[name, _candidates(c), repr(plan.params.get(name)), c.why]
                   for name, c in spec.space.items()]
     return RecipeSection(space_rows, spec.fit, spec.check, len(search.trials),
-                         duration(search.wall_s), done, importances(plan, search), closest,
+                         training_time(search, by_id), done, importances(plan, search), closest,
                          conclusion(spec, len(search.trials), closest))
+
+
+def training_time(search: Search, by_id: dict) -> str:
+    """What the search cost: its cells' own times summed from the store, whichever
+    invocation trained them (a resumed search re-reads the cells an earlier one trained,
+    so its own wall time says little), beside the last invocation's wall time."""
+    found = [by_id[c] for c in sorted(search.cell_ids()) if c in by_id]
+    cells_s = sum(r.wall_s or 0.0 for r in found)
+    return (f"{duration(cells_s)} of training over {len(found)} cells, the last invocation "
+            f"{duration(search.wall_s)} of wall time")
 
 
 def _candidates(c) -> str:
