@@ -270,10 +270,8 @@ def _from_reference(plan: Plan, stored: RunResult) -> tuple[RunResult, str]:
     filled from expected/<tier>.json, then with the cells the store holds, which win),
     with the line the report opens with; ``stored`` and "" when the suite ships none, or
     one made by other code (said on stdout)."""
-    import torch
-
     from ..refs import reference
-    from ..run.runner import Runner
+    from ..run.runner import read
     from ..run.store import Store
 
     ref = _load_reference(plan.suite, plan.tier)
@@ -290,8 +288,7 @@ def _from_reference(plan: Plan, stored: RunResult) -> tuple[RunResult, str]:
         reference.fill(scratch, ref, plan.suite)
         for record in stored.all_records:
             scratch.put(record)
-        reader = Runner(scratch, torch.device("cpu"), None, execute=False, progress=False)
-        result = reader.run(plan)
+        result = read(scratch, plan)
     heading = reference.heading(ref)
     if stored.all_records:
         heading += (f" {len(stored.all_records)} cells and trials come from the store "

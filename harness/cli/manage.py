@@ -19,7 +19,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     of that tier (cut by --where and --seeds) found in the store, what `report` would read; without,
     every cell stored under the suite's name whose parameters match --where, stale ones
     from older code included."""
-    from ..run.runner import Runner, store_lock
+    from ..run.runner import read, store_lock
     from ..run.store import Store
     from ..spec.selection import stored_filter
 
@@ -36,11 +36,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     with store_lock(args.store), Store(args.store) as store:
         chosen: dict[str, str] = {}  # cell id -> stage
         if args.tier:
-            import torch
-
-            reader = Runner(store, torch.device("cpu"), None, execute=False, progress=False)
             for plan in plans:
-                chosen.update((r.id, r.stage) for r in reader.run(plan).all_records)
+                chosen.update((r.id, r.stage) for r in read(store, plan).all_records)
         else:
             for suite, test in zip(suites, wanted, strict=True):
                 chosen.update((cell_id, stage) for cell_id, stage, params
@@ -61,10 +58,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """One row per stored cell and metric of each suite's tier (harness/refs/export.py)."""
     import pandas as pd
-    import torch
 
     from ..refs.export import frame, require_engine, write
-    from ..run.runner import Runner
+    from ..run.runner import read
     from ..run.store import Store
 
     require_engine(args.format)  # a missing pyarrow fails before the store is read
@@ -72,8 +68,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     plans = _plans(args, suites)
     _require_store(args)
     with Store(args.store, readonly=True) as store:
-        reader = Runner(store, torch.device("cpu"), None, execute=False, progress=False)
-        tables = [frame(reader.run(plan)) for plan in plans]
+        tables = [frame(read(store, plan)) for plan in plans]
     if args.out is not None:
         outputs = [(args.out, pd.concat(tables, ignore_index=True))]
     else:

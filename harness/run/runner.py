@@ -168,6 +168,12 @@ def _shared_lock(store_path: Path, lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def read(store: Store, plan: Plan) -> RunResult:
+    """``plan``'s results as ``store`` holds them, training nothing: what report, export
+    and forget read (a cell the store lacks is missing from the result)."""
+    return Runner(store, torch.device("cpu"), None, execute=False, progress=False).run(plan)
+
+
 class Runner:
     def __init__(self, store: Store, device: torch.device, data_dir: Path | None,
                  execute: bool = True, progress: bool = True, retry_failed: bool = False,
