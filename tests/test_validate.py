@@ -109,3 +109,17 @@ def test_validate_imports_neither_torch_nor_any_task(toy: Path, writeups: Path):
     assert torch_imported == "False" and tasks == "[]", proc.stderr
     if SEEDS.is_dir():  # the shipped write-ups are where validate looks for them
         assert rc == "0", proc.stdout
+
+
+def test_a_bare_name_of_a_suite_in_the_working_directory_says_to_give_its_path(
+        toy: Path, writeups: Path, tmp_path: Path, capsys, monkeypatch):
+    """A bare name reads the repository's suites/; a researcher whose own suites/ folder
+    holds it is told to name it by its path, which then works."""
+    import shutil
+
+    shutil.copytree(toy, tmp_path / "suites" / "mine")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "--suite", "mine"]) == 2
+    out = capsys.readouterr().out
+    assert "./suites/mine is a suite folder: name it by its path (--suite suites/mine)" in out
+    assert main(["validate", "--suite", "suites/mine"]) == 0, capsys.readouterr().out

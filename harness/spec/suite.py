@@ -59,7 +59,11 @@ def find_suite_folder(name_or_path: str) -> Path:
     if (candidate / "suite.toml").is_file():
         return candidate
     known = ", ".join(available_suites()) or "none"
-    raise SpecError(name_or_path, "", f"no suite of that name or path (suites here: {known})")
+    local = Path("suites") / name_or_path
+    hint = (f"; ./{local} is a suite folder: name it by its path (--suite {local}), since a "
+            f"bare name reads {SUITES_DIR}") if (local / "suite.toml").is_file() else ""
+    raise SpecError(name_or_path, "", f"no suite of that name or path (suites in "
+                    f"{SUITES_DIR}: {known}){hint}")
 
 
 def available_suites() -> list[str]:
