@@ -529,3 +529,22 @@ def test_the_summary_names_the_claims_the_fewest_added_seeds_could_settle():
     assert "a (12)" not in line and "d (31)" not in line and "g (3)" not in line
     assert "settle" not in findings.cheapest(claims, None).split(":", 1)[1]
     assert findings.cheapest([v("c", None), v("d", 31)], None) is None
+
+
+def test_a_table_that_repeats_another_tables_numbers_is_counted_once(
+        toy: Path, store_path: Path, tmp_path: Path):
+    """A second table printing the main table's rows again (one checkpoint's figures in
+    two tables) adds no verdict to the report's totals or its flagged list, and its note
+    names what it repeats."""
+    plain = build(run_toy(toy, store_path)[0], "cmd")
+    main = (toy / "claims.toml").read_text().split("[[figure]]")[0]
+    copy = main.split("[[table]]", 1)[1].replace('id = "main"', 'id = "again"').replace(
+        'title = "Main table"', 'title = "Again"')
+    edit(toy / "claims.toml", "[[figure]]", "[[table]]" + copy + "[[figure]]")
+    model = build(run_toy(toy, store_path)[0], "cmd")
+    assert len(model.tables) == len(plain.tables) + 1
+    assert model.total_counts == plain.total_counts
+    assert [v.id for v in model.flags] == [v.id for v in plain.flags]
+    again = next(t for t in model.tables if t.id == "again")
+    assert "Printed in an earlier table too" in again.interval_note
+    assert "again/A as main/A" in again.interval_note

@@ -945,10 +945,11 @@ def test_seeds_that_made_different_choices_are_named_a_mixture(toy: Path, tmp_pa
 
 
 def test_the_interval_beside_a_corrected_verdict_agrees_with_it(plan):
-    """After Holm, the printed interval is read at the level the correction held the test
-    to (alpha x p / adjusted p): a directional verdict is decisive exactly when its
-    interval leaves out 0, a margin verdict supported exactly when its interval lies
-    inside the margin. Seeded families of a threshold, a greater claim and a table value
+    """After Holm, the printed interval is read at the family's Holm-compatible level
+    (alpha / (m - r), r of the m tests rejected), the same for every verdict of the
+    family: a directional verdict is decisive exactly when its interval leaves out 0, a
+    margin verdict supported exactly when its interval lies inside the margin.
+    Seeded families of a threshold, a greater claim and a table value
     with random effects; some of them must be undone by the correction, or the check
     would say nothing (at alpha's own level, those intervals leave out 0)."""
     rng = np.random.default_rng(7)
@@ -964,6 +965,8 @@ def test_the_interval_beside_a_corrected_verdict_agrees_with_it(plan):
         family += cell_result.cells[(0, "score")].verdicts
         alone = {v.id: v.verdict for v in family}
         corrected(*family)
+        held = {v.held for v in family if v.p is not None}
+        assert len(held) == 1  # one level per family
         for v in family:
             found = v.interval()
             if found is None or v.p is None:
@@ -973,7 +976,7 @@ def test_the_interval_beside_a_corrected_verdict_agrees_with_it(plan):
             if alone[v.id] in DECISIVE and v.verdict == INCONCLUSIVE:
                 undone += 1
                 assert "Holm" in v.effect_text() and level > 1 - ALPHA
-                assert "Read at the level the correction holds it to" in v.reason
+                assert "Read at the family's Holm-compatible level" in v.reason
             if margin is None:
                 assert (v.verdict in DECISIVE) == (not low <= 0 <= high), (v.id, v.reason)
             else:
@@ -983,24 +986,39 @@ def test_the_interval_beside_a_corrected_verdict_agrees_with_it(plan):
     assert undone >= 3 and inside_seen >= 1, (undone, inside_seen)
 
 
-def test_a_number_printed_in_two_tables_is_judged_once(plan):
-    """A write-up that prints one checkpoint's figure in two tables (under two names) gets
-    one verdict: the later cell shows the earlier one's and enters no Holm family, so a
-    table's correction is not widened by numbers another table already tests. A cell of
-    other seeds, values or reported number is judged on its own."""
+def test_a_number_printed_in_two_tables_gets_one_verdict_counted_once(plan):
+    """A write-up that prints one checkpoint's figure in two tables: each copy stays in its
+    own table's Holm family (each table's error rate stays at alpha), the two get one
+    verdict, decisive only where both corrections leave it decisive, and the later copy
+    is marked so that the report counts it once. A cell of other values or another
+    reported number is its own."""
+    from harness.judge.correction import holm_by_family, one_verdict_per_number
+
     first = table(0.5, "1.5")[0]
     again = {**first, "id": "again", "title": "Again",
              "row": [*first["row"], {"label": "A other", "where": {"arm": "a"},
                                      "reported": {"score": "2.5"}},
                      {"label": "B", "where": {"arm": "b"}, "reported": {"score": "1.5"}}]}
+    # A sits well inside 1.5 ± 0.5: decisive alone; B far off it in the second table
     j = judge(plan, claims(table=[first, again]), "score",
-              {"a": [1.2, 1.9, 1.4, 1.7], "b": [1.3, 1.6, 1.5, 1.8]})
+              {"a": [1.45, 1.5, 1.55, 1.52], "b": [9.3, 9.6, 9.5, 9.8]})
     main, repeat = j.tables()
-    judged = main.cells[(0, "score")]
-    twin = repeat.cells[(0, "score")]
-    assert twin.repeat_of is judged and twin.verdicts == []
-    assert twin.repeat_text() == f"as main/A/score: {judged.verdict.verdict}"
-    assert repeat.cells[(1, "score")].verdicts and repeat.cells[(2, "score")].verdicts
-    # the report's families hold each number once
-    assert [v.id for c in repeat.cells.values() for v in c.verdicts] == \
-        ["again/A other/score", "again/B/score"]
+    judged, twin = main.cells[(0, "score")], repeat.cells[(0, "score")]
+    assert twin.repeat_of is judged and twin.verdict.p == pytest.approx(judged.verdict.p)
+    assert repeat.cells[(1, "score")].repeat_of is None
+    assert repeat.cells[(2, "score")].repeat_of is None
+    # alone both copies are decisive; the second table's family of 3 leaves its copy
+    # decisive too here, so both stay so
+    holm_by_family([("main", judged.verdicts),
+                    ("again", [v for c in repeat.cells.values() for v in c.verdicts])], ALPHA)
+    one_verdict_per_number([main, repeat])
+    assert twin.verdict.evidence["repeat_of"] == judged.verdict.id
+    assert twin.verdict.verdict == judged.verdict.verdict
+    # a copy that its other table's correction leaves inconclusive makes both inconclusive
+    main, repeat = j.tables()
+    judged, twin = main.cells[(0, "score")], repeat.cells[(0, "score")]
+    assert judged.verdict.verdict == SUPPORTED
+    twin.verdict.verdict, twin.verdict.p_holm = INCONCLUSIVE, 0.2
+    one_verdict_per_number([main, repeat])
+    assert judged.verdict.verdict == INCONCLUSIVE
+    assert "one number gets one verdict" in judged.verdict.reason

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..spec.plan import Plan
 from . import scale
 from .aggregate import Results
-from .correction import holm_by_family
+from .correction import holm_by_family, one_verdict_per_number
 from .engine import Judge
 from .verdict import TableCell, TableResult, Verdict
 from .when_run import OtherRuns, judge_when_run
@@ -50,7 +50,8 @@ class Judged:
 def judge_run(plan: Plan, results: Results, alpha: float | None = None,
               others: OtherRuns | None = None) -> Judged:
     """Judge ``results`` at ``alpha`` (default: claims.toml's): tables, claims and the
-    sizes of greater claims, the scale check, then Holm within each family. With
+    sizes of greater claims, the scale check, then Holm within each family and one
+    verdict for a number two tables print. With
     ``others`` (the sweeps' and the recipe search's cells), a claim not testable for lack
     of a run is judged from them where they ran it (when_run.py)."""
     suite = plan.suite
@@ -68,4 +69,5 @@ def judge_run(plan: Plan, results: Results, alpha: float | None = None,
                     *((f"table '{t.spec.title}'", [v for c in t.cells.values()
                                                     for v in c.verdicts])
                       for t in tables)], judge.alpha)
+    one_verdict_per_number(tables)
     return Judged(judge, tables, claims, sizes, stand)

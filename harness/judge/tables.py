@@ -43,10 +43,10 @@ class TableJudging:
     """Mixed into Judge (engine.py): uses its readings and selections."""
 
     def tables(self) -> list[TableResult]:
-        """Every table's cells judged; a number judged once: a cell that asks the same
-        question of the same seeds as an earlier one (a write-up that prints one
-        checkpoint's figures in two tables) shows that cell's verdict and holds none of its
-        own, so that it enters no Holm family and no count twice."""
+        """Every table's cells judged. A cell that asks the same question of the same
+        seeds as an earlier one (a write-up that prints one checkpoint's figures in two
+        tables) is marked ``repeat_of`` it: each stays in its own table's Holm family, and
+        correction.one_verdict_per_number gives the two one verdict, counted once."""
         out, first = [], {}
         for t, table in enumerate(self.claims.table):
             cells = {}
@@ -57,7 +57,7 @@ class TableJudging:
                     if cell.question is not None and cell.verdicts:
                         earlier = first.setdefault(cell.question, cell)
                         if earlier is not cell:
-                            cell.repeat_of, cell.verdict, cell.chance = earlier, None, None
+                            cell.repeat_of = earlier
                     cells[(r, col.key)] = cell
             out.append(TableResult(table, cells))
         return out
@@ -94,12 +94,17 @@ class TableJudging:
             self.higher_is_better(col.metric, col.higher_is_better)
         if sel.config is not None and sel.n:
             # the values, not the metric's name: a write-up may print one checkpoint's
-            # number under two names (a final figure and the same point of a curve)
+            # number under two names (a final figure and the same point of a curve); with
+            # all the metric's declarations a verdict reads (bounds, how its spread is
+            # read, what a seed's value is, which settings it depends on for the scale)
+            spec = self.spec.metrics[col.metric]
             cell.question = (json.dumps(sel.config, sort_keys=True, default=str),
                              tuple(sel.seeds or ()), tuple(sel.values.tolist()), text,
-                             self.bounds(col.metric), self.deterministic(col.metric),
-                             self.reported_n(table), col.no_verdict, margin, str(derived),
-                             chance, better)
+                             repr(reported), reading, self.bounds(col.metric),
+                             self.deterministic(col.metric), spec.per_seed,
+                             None if spec.depends_on is None else tuple(spec.depends_on),
+                             tuple(spec.bound_to), self.reported_n(table), col.no_verdict,
+                             margin, str(derived), chance, better)
         if not col.no_verdict:
             estimate = propagate(derived, self.lookup_stats) if derived else None
             cell.verdict = self._value_verdict(vid, quote, sel, reported, self.reported_n(table),

@@ -46,16 +46,19 @@ class Verdict:
     interval_at: IntervalAt | None = field(default=None, repr=False)
     evidence: dict = field(default_factory=dict)
 
+    # The level the Holm correction holds the tests of this one's family to: alpha / (m - r)
+    # with r of its m tests rejected (alpha when all are), set by correction.py
+    held: float | None = None
+
     @property
     def held_at(self) -> float | None:
-        """The level the Holm correction held this test to: alpha x p / p_holm, so that p
-        is below it exactly when the adjusted p is below alpha. None where the correction
-        left the test at alpha (a family of one, or the test with the smallest p that
-        stays under alpha alone)."""
-        if self.p is None or self.p_holm is None or self.alpha is None \
-                or not self.p > 0 or not self.p_holm > self.p:
+        """The per-test level of this verdict's Holm family when it is below alpha: the
+        one level at which every test of the family is decided as Holm decided it (the
+        rejected ones have p below alpha / (m - r), the others not; Strassburger and
+        Bretz's Holm-compatible level). None outside a family, or where it is alpha."""
+        if self.held is None or self.alpha is None or not self.held < self.alpha:
             return None
-        return self.alpha * self.p / self.p_holm
+        return self.held
 
     @property
     def flagged(self) -> bool:
@@ -85,7 +88,7 @@ class Verdict:
         nearer outcome: for a margin question the (1 - 2 alpha) one of "inside" while the
         estimate lies within the margin, else the (1 - alpha) one of "outside"; for a
         directional question its (1 - alpha) one (docs/verdicts.md, "Intervals"). After a
-        Holm correction, alpha is the level it held the test to (``held_at``), so the
+        Holm correction, alpha is the family's Holm-compatible level (``held_at``), so the
         interval and the verdict beside it agree."""
         found = self.evidence.get("intervals")
         if not found:
@@ -100,6 +103,16 @@ class Verdict:
             return (level, *found[level])
         level = 1 - 2 * held if tost else 1 - held
         return (level, *self.interval_at(level))
+
+    def held_interval(self) -> tuple[float, float, float] | None:
+        """(level, low, high) at the family's Holm-compatible level, for an effect or a
+        share of seeds; None where the correction left the level at alpha."""
+        if self.interval_held:
+            return self.interval()
+        held = self.held_at
+        if held is None or self.interval_at is None or "share" not in self.evidence:
+            return None
+        return (1 - held, *self.interval_at(1 - held))
 
     @property
     def interval_held(self) -> bool:
@@ -170,18 +183,13 @@ class TableCell:
     # What its verdicts test: the seeds, the metric entry, the reported number and the
     # question asked of them (tables.py); two cells with one question are one number
     question: tuple | None = field(default=None, repr=False, compare=False)
-    # The earlier cell that already judges this number (judged once, tables.py); this one
-    # then holds no verdict of its own and shows that cell's
+    # The earlier cell that asks the same question of the same number (tables.py): the
+    # two get one verdict, counted once (correction.one_verdict_per_number)
     repeat_of: TableCell | None = field(default=None, repr=False, compare=False)
 
     @property
     def verdicts(self) -> list[Verdict]:
         return [v for v in (self.verdict, self.chance) if v is not None]
-
-    def repeat_text(self) -> str:
-        """'as results/MT/fpe: inconclusive', or '' for a cell judged here."""
-        first = self.repeat_of.verdict if self.repeat_of is not None else None
-        return "" if first is None else f"as {first.id}: {first.verdict}"
 
 
 @dataclass

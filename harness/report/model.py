@@ -253,22 +253,20 @@ def render_table(result: TableResult, alpha: float) -> RenderedTable:
             if has_reported[col.key] and col.metric and not col.no_verdict:
                 if r == 0:
                     verdict_cols.append(len(line))
-                line.append(cell.verdict.verdict if cell.verdict else
-                            cell.repeat_text() or "—")
+                line.append(cell.verdict.verdict if cell.verdict else "—")
             if has_reported[col.key] and any(result.cells[(i, col.key)].chance
                                              for i in range(len(spec.row))):
                 if r == 0:
                     verdict_cols.append(len(line))
-                first = cell.repeat_of.chance if cell.repeat_of is not None else None
-                line.append(cell.chance.verdict if cell.chance else
-                            f"as {first.id}: {first.verdict}" if first else "—")
+                line.append(cell.chance.verdict if cell.chance else "—")
         rows.append(line)
-    repeats = sorted({v.id.split("/")[0] for c in result.cells.values()
-                      if c.repeat_of is not None for v in c.repeat_of.verdicts})
-    judged_once = [f"A number already judged in table {', '.join(repeats)} (the same seeds' "
-                   "values and reported number) is judged once: its cell here shows that "
-                   "verdict ('as ...') and enters no count or correction again."] \
-        if repeats else []
+    repeats = sorted({f"{c.verdicts[0].id.rsplit('/', 1)[0]} as "
+                      f"{c.repeat_of.verdicts[0].id.rsplit('/', 1)[0]}"
+                      for c in result.cells.values() if c.repeat_of is not None})
+    judged_once = [f"Printed in an earlier table too (the same seeds' values and reported "
+                   f"number): {'; '.join(repeats)}. Each number gets one verdict, decisive "
+                   "only where both tables' corrections leave it decisive, and is counted "
+                   "once in the report's totals."] if repeats else []
     levels = " ".join([interval_note(bool(verdict_cols), alpha), *column_notes(spec),
                        *judged_once])
     return RenderedTable(spec.id, spec.title, spec.note, headers, rows, spec.plot, result,
@@ -295,7 +293,8 @@ def build(run: RunResult, command: str) -> ReportModel:
         settled = settle.merge(judged, later, run.settle)
     judge, table_results, claims, sizes, stand = (judged.judge, judged.tables, judged.claims,
                                                   judged.sizes, judged.stand)
-    table_verdicts = judged.table_verdicts()
+    # each number once: a cell that repeats an earlier table's (tables.py) is not counted
+    table_verdicts = [v for v in judged.table_verdicts() if "repeat_of" not in v.evidence]
     claims = _with_sizes(claims, sizes)
     swept = analyse(judge, table_results, suite.spec.sensitivity, run.sensitivity)
     annotate(swept, table_results)
