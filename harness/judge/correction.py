@@ -78,7 +78,7 @@ def one_verdict_per_number(tables: list[TableResult]) -> None:
         for cell in table.cells.values():
             if cell.repeat_of is None:
                 continue
-            for later, first in zip(cell.verdicts, cell.repeat_of.verdicts, strict=False):
+            for later, first in zip(cell.verdicts, cell.repeat_of.verdicts, strict=True):
                 later.evidence["repeat_of"] = first.id
                 if later.verdict == first.verdict:
                     continue

@@ -107,29 +107,20 @@ class Verdict:
     def held_interval(self) -> tuple[float, float, float] | None:
         """(level, low, high) at the family's Holm-compatible level, for an effect or a
         share of seeds; None where the correction left the level at alpha."""
-        if self.interval_held:
-            return self.interval()
         held = self.held_at
-        if held is None or self.interval_at is None or "share" not in self.evidence:
+        if held is None or self.interval_at is None:
             return None
-        return (1 - held, *self.interval_at(1 - held))
-
-    @property
-    def interval_held(self) -> bool:
-        """Whether ``interval`` reads at the Holm-held level rather than alpha's."""
-        return self.held_at is not None and self.interval_at is not None \
-            and bool(self.evidence.get("intervals"))
+        if "share" in self.evidence:
+            return (1 - held, *self.interval_at(1 - held))
+        return self.interval() if self.evidence.get("intervals") else None
 
     def effect_text(self) -> str:
         """The effect with the interval that decided it: "-14.3 [-17.1, -11.5] (90 %)"."""
         share = self.evidence.get("share")
+        held = self.held_interval()
+        holm = "" if held is None else ", Holm"
         if share is not None:  # a count of seeds (judge._k_of_n)
-            held = self.held_at if self.interval_at is not None else None
-            if held is None:
-                level, (low, high), holm = 1 - (self.alpha or 0.05), share[1:], ""
-            else:
-                level, holm = 1 - held, ", Holm"
-                low, high = self.interval_at(level)
+            level, low, high = held or (1 - (self.alpha or 0.05), *share[1:])
             return f"share {share[0]:.2f} [{low:.2f}, {high:.2f}] ({level_text(level)}{holm})"
         effect = self.evidence.get("effect")
         if effect is None:
@@ -138,7 +129,6 @@ class Verdict:
         if found is None or any(math.isnan(x) for x in found[1:]):
             return fmt(effect, "+.3g")
         level, low, high = found
-        holm = ", Holm" if self.interval_held else ""
         return (f"{fmt(effect, '+.3g')} [{fmt(low, '+.3g')}, {fmt(high, '+.3g')}] "
                 f"({level_text(level)}{holm})")
 
