@@ -198,7 +198,7 @@ def _record(finished_at: str, wall_s: float | None, commit: str = "c1") -> CellR
                       metrics={})
 
 
-def test_provenance_wall_time_spans_the_first_start_to_the_last_end():
+def test_provenance_wall_time_counts_the_time_cells_ran_not_the_pauses():
     records = [
         _record("2025-03-01T10:00:10+00:00", 10),  # 10:00:00 - 10:00:10
         _record("2025-03-01T10:05:00+00:00", 30, "c2"),  # 10:04:30 - 10:05:00, the last end
@@ -206,10 +206,22 @@ def test_provenance_wall_time_spans_the_first_start_to_the_last_end():
         _record("2025-03-01T10:02:00+00:00", None),  # no wall time recorded: an instant
     ]
     p = reference.provenance(records)
-    assert p["wall_s"] == 340.0  # 09:59:20 to 10:05:00, the pause between cells included
+    # 09:59:20 - 10:02:00 (the 60 s gap to the instant is the run's overhead), then
+    # 10:04:30 - 10:05:00 after a 150 s pause: two sittings
+    assert p["wall_s"] == 160 + 30 and p["sittings"] == 2 and p["span_s"] == 340.0
     assert p["cell_s"] == 140.0 and p["cells"] == 4
     assert p["git_commits"] == ["c1", "c2"] and p["date"] == "2025-03-01"
     assert "torch 2.0" in p["machine"] and "1 thread(s) per cell" in p["machine"]
-    # a run resumed the next day spans the pause too
+    # a run resumed the next day adds its cell's minute, not the night
     later = reference.provenance([*records, _record("2025-03-02T10:00:00+00:00", 60)])
-    assert later["wall_s"] == 24 * 3600 + 40 and later["date"] == "2025-03-02"
+    assert later["wall_s"] == 190 + 60 and later["sittings"] == 3
+    assert later["span_s"] == 24 * 3600 + 40 and later["date"] == "2025-03-02"
+    ref = {"provenance": later}
+    assert reference.heading(ref).endswith(
+        "5 cells in 4 min 10 s of wall time in 3 sittings, resumed from the store "
+        "(24 h 00 min from the first start to the last end).")
+    # one sitting says nothing more; an older reference (no count) reads as before
+    one = reference.provenance(records[:1])
+    assert reference.heading({"provenance": one}).endswith("1 cells in 10 s of wall time.")
+    del later["sittings"]
+    assert reference.heading(ref).endswith("5 cells in 4 min 10 s of wall time.")

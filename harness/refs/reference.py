@@ -5,9 +5,10 @@ reaches a user without the hours of compute behind it.
 A reference file is regress's snapshot (what ``regress`` and ``verify`` compare) plus every
 record of the run (main cells, tuning trials and any [[sensitivity]] cells, image metrics
 left out: they are pictures) and where it came from: the commit, the date, the machine and
-the wall time (of the main run; the sweeps' apart). A
-report renders from it when the store lacks the tier (``fill``), and only while the
-suite's code is the code that made it (its digest, harness/spec/identity.py).
+the wall time (of the main run; the sweeps' apart; a run resumed later counts the time
+cells ran, not its pauses). A report renders from it when the store lacks the tier
+(``fill``), and only while the suite's code is the code that made it (its digest,
+harness/spec/identity.py).
 """
 
 from __future__ import annotations
@@ -66,19 +67,38 @@ def _same_run(before: list[dict], now: list[dict]) -> bool:
         [(r["id"], r["finished_at"]) for r in now]
 
 
+# A gap this long with no cell running is a pause between sittings (a run stopped and
+# resumed from its store later): within one invocation the next cell starts within
+# seconds of the last one's end (process start, data), so any gap up to a minute is
+# the run's own overhead and counts as wall time.
+PAUSE_S = 60.0
+
+
 def provenance(records: list[CellRecord]) -> dict:
-    """Commit, date, machine and time of the run that made ``records``: the wall time is
-    the span from the first cell's start to the last one's end (a run resumed later spans
-    its pause too), the cell time the sum of every cell's own."""
-    starts = [_time(r.finished_at) - dt.timedelta(seconds=r.wall_s or 0) for r in records]
-    ends = [_time(r.finished_at) for r in records]
+    """Commit, date, machine and time of the run that made ``records``.
+
+    The wall time is the time some cell was running, a gap of up to ``PAUSE_S`` between
+    cells included: a run resumed later does not count its pause. ``sittings`` is how
+    many stretches that time falls in, ``span_s`` the first start to the last end, and
+    the cell time the sum of every cell's own."""
+    spans = sorted((_time(r.finished_at) - dt.timedelta(seconds=r.wall_s or 0),
+                    _time(r.finished_at)) for r in records)
+    sittings: list[list[dt.datetime]] = []
+    for start, end in spans:
+        if sittings and (start - sittings[-1][1]).total_seconds() <= PAUSE_S:
+            sittings[-1][1] = max(sittings[-1][1], end)
+        else:
+            sittings.append([start, end])
     commits = sorted({r.fingerprint.get("git_commit", "unknown") for r in records})
     fp = records[0].fingerprint if records else {}
     return {
         "git_commits": commits,
-        "date": max(ends).date().isoformat() if ends else None,
+        "date": max(e for _, e in spans).date().isoformat() if spans else None,
         "machine": machine(fp),
-        "wall_s": round((max(ends) - min(starts)).total_seconds(), 1) if ends else 0.0,
+        "wall_s": round(sum((e - s).total_seconds() for s, e in sittings), 1),
+        "sittings": len(sittings),
+        "span_s": round((max(e for _, e in spans) - spans[0][0]).total_seconds(), 1)
+        if spans else 0.0,
         "cell_s": round(sum(r.wall_s or 0 for r in records), 1),
         "cells": len(records),
     }
@@ -166,7 +186,17 @@ def heading(ref: dict) -> str:
     commits = ", ".join(c[:12] + ("+dirty" if c.endswith("+dirty") else "")
                         for c in p["git_commits"])
     return (f"Reference run of {p['date']} at commit {commits} on {p['machine']}: "
-            f"{p['cells']} cells in {duration(p['wall_s'])} of wall time.")
+            f"{p['cells']} cells in {duration(p['wall_s'])} of wall time{_sittings(p)}.")
+
+
+def _sittings(p: dict) -> str:
+    """How a run resumed from its store was spread out (an older reference has no count:
+    its wall time is the span)."""
+    n = p.get("sittings", 1)
+    if n < 2:
+        return ""
+    return (f" in {n} sittings, resumed from the store "
+            f"({duration(p['span_s'])} from the first start to the last end)")
 
 
 def verify_command(cli_name: str, tier: str) -> str:
