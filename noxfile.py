@@ -80,8 +80,8 @@ def regress(session: nox.Session) -> None:
 # cell trained, which a re-run in a fresh store trains again, once per seed: 161 s for a
 # whole configuration on CI's 2 cores; 6.2 s takes the dense width-196 configuration
 # instead, which reads nothing, about 10 s, and regress's quick tier runs the grid). A sample of 0
-# skips a reference none of whose cells fits (sparling cpu: every cell trains 10 000 steps,
-# 8-10 min); run its verify by hand, as the line it prints says. On another machine class
+# skips a reference none of whose cells fits (sparling cpu: every cell trains 20 000 steps,
+# 31-34 min quiet); run its verify by hand, as the line it prints says. On another machine class
 # than the reference's, verify re-runs whole configurations (every seed, 3 cells here):
 # in one process on CI's 2 cores sae_tutorial took 230 s and sae_mnist_logits 158 s,
 # so CI runs it with --executor dask --workers 2.
