@@ -91,14 +91,15 @@ def provenance(records: list[CellRecord]) -> dict:
             sittings.append([start, end])
     commits = sorted({r.fingerprint.get("git_commit", "unknown") for r in records})
     fp = records[0].fingerprint if records else {}
+    # sorted by start and merged, the first sitting starts first and the last ends last
+    first, last = (sittings[0][0], sittings[-1][1]) if sittings else (None, None)
     return {
         "git_commits": commits,
-        "date": max(e for _, e in spans).date().isoformat() if spans else None,
+        "date": last.date().isoformat() if last else None,
         "machine": machine(fp),
         "wall_s": round(sum((e - s).total_seconds() for s, e in sittings), 1),
         "sittings": len(sittings),
-        "span_s": round((max(e for _, e in spans) - spans[0][0]).total_seconds(), 1)
-        if spans else 0.0,
+        "span_s": round((last - first).total_seconds(), 1) if sittings else 0.0,
         "cell_s": round(sum(r.wall_s or 0 for r in records), 1),
         "cells": len(records),
     }
